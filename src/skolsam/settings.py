@@ -1,0 +1,71 @@
+"""Runtime settings: thresholds and paths, each overridable without touching code or SQL.
+
+A setting named ``foo_bar`` is read, first match wins, from an explicit override (the Airflow layer passes
+Variables here), the environment variable ``SKOLSAM_FOO_BAR``, the environment variable
+``AIRFLOW_VAR_SKOLSAM_FOO_BAR`` (how Airflow Variables are set from the environment), then the default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+
+def project_home() -> Path:
+    """Where the embedded warehouse, Airflow home and demo data live (``SKOLSAM_HOME``)."""
+    env = os.environ.get("SKOLSAM_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path.cwd().resolve() / ".skolsam"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Group figures for fewer pupils than this are suppressed (DESIGN 4).
+    suppression_min_n: int = 10
+    # Absence bands: high at or above the first, very high at or above the second.
+    absence_high: float = 0.10
+    absence_very_high: float = 0.20
+    # Days an enrollment must overlap a term for the pupil to count as a participant that term.
+    participation_min_overlap_days: int = 1
+    # Share of enrolled pupils that must be found in the education data before marts are published.
+    match_rate_min: float = 0.80
+    # Row count of a mart may differ by at most this fraction from the previous build (warning check).
+    mart_row_count_tolerance: float = 0.5
+    # Page size asked of the SS 12000 API.
+    ss12000_page_size: int = 5000
+    # Landing folder for enrollment lists (local path or fsspec URL).
+    enrollment_landing: str = ""
+    # Term calendar CSV overriding the packaged one.
+    term_calendar: str = ""
+    # Years of audit history kept by maintenance.
+    audit_retention_days: int = 730
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None) -> "Settings":
+        overrides = dict(overrides or {})
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw: Any = overrides.get(f.name)
+            if raw is None:
+                raw = os.environ.get(f"SKOLSAM_{f.name.upper()}")
+            if raw is None:
+                raw = os.environ.get(f"AIRFLOW_VAR_SKOLSAM_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _coerce(f.type, raw)
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _coerce(type_name: Any, raw: Any) -> Any:
+    kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    return str(raw)
