@@ -70,9 +70,14 @@ CREATE TABLE audit.erasure (
     erased_at     timestamptz NOT NULL DEFAULT now()
 );
 
--- Pupils who must never be stored again (consent withdrawn or erasure requested), by key only.
+-- Pupils who must never be stored again (consent withdrawn or erasure requested), by pseudonym only:
+-- loads drop any incoming record whose student_key or person_ref is listed here.
 CREATE TABLE audit.erased_key (
     student_key  text PRIMARY KEY,
     reason       text        NOT NULL,
+    erased_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE audit.erased_ref (
+    person_ref   text PRIMARY KEY,               -- keyed ref of the SS 12000 person id of an erased pupil
     erased_at    timestamptz NOT NULL DEFAULT now()
 );

@@ -1,0 +1,58 @@
+"""The ``skolsam`` command line. Each subcommand lives in its own module under skolsam.commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# Module names under skolsam.commands; each defines NAME, HELP, add_arguments(parser) and run(args) -> int.
+COMMANDS = (
+    "warehouse",
+    "generate",
+    "ss12000_serve",
+    "extract",
+    "ingest",
+    "build",
+    "dq",
+    "report",
+    "demo",
+    "bench",
+)
+
+
+def _load(name: str):
+    try:
+        return importlib.import_module(f"skolsam.commands.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"skolsam.commands.{name}":
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="skolsam", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        mod = _load(name)
+        if mod is None:
+            continue
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the skolsam command line, one module each (see skolsam.cli.COMMANDS)."""

