@@ -9,6 +9,7 @@ that needs PostgreSQL never skips: if no server can be had, it fails.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -20,6 +21,7 @@ from skolsam.warehouse import connection, migrate
 
 TEST_KEY = "test-key-not-a-secret-0123456789abcdef"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")

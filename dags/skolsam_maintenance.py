@@ -1,0 +1,49 @@
+"""Weekly housekeeping: audit retention, the erasure safety net, planner statistics.
+
+Wiring only; the work is in skolsam.maintenance.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, task
+
+default_args = {"owner": "skolsam", "retries": 2, "retry_delay": timedelta(minutes=10)}
+
+
+@dag(
+    dag_id="skolsam_maintenance",
+    schedule="0 3 * * 0",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    default_args=default_args,
+    tags=["skolsam", "maintenance"],
+    doc_md=__doc__,
+)
+def skolsam_maintenance():
+    @task
+    def enforce_erasures() -> dict:
+        from skolsam import maintenance
+        from skolsam.airflow import runtime
+
+        return maintenance.enforce_erasures(runtime.warehouse_url())
+
+    @task
+    def purge_audit() -> dict:
+        from skolsam import maintenance
+        from skolsam.airflow import runtime
+
+        return maintenance.purge_audit(runtime.warehouse_url(), runtime.settings().audit_retention_days)
+
+    @task
+    def analyze() -> None:
+        from skolsam import maintenance
+        from skolsam.airflow import runtime
+
+        maintenance.analyze(runtime.warehouse_url())
+
+    enforce_erasures() >> purge_audit() >> analyze()
+
+
+skolsam_maintenance()
