@@ -6,13 +6,10 @@ A critical quality failure or a too-low match rate stops the run before the publ
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import dag, task
 
 from skolsam.airflow.assets import MARTS, STAGING_EDUCATION, STAGING_ENROLLMENT
-
-default_args = {"owner": "skolsam", "retries": 2, "retry_delay": timedelta(minutes=5)}
+from skolsam.airflow.defaults import default_args
 
 
 @dag(
@@ -20,7 +17,7 @@ default_args = {"owner": "skolsam", "retries": 2, "retry_delay": timedelta(minut
     schedule=(STAGING_EDUCATION | STAGING_ENROLLMENT),
     catchup=False,
     max_active_runs=1,
-    default_args=default_args,
+    default_args=default_args(),
     tags=["skolsam", "warehouse"],
     params={"terms": None},
     doc_md=__doc__,

@@ -5,11 +5,11 @@ Wiring only; the work is in skolsam.maintenance.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import dag, task
 
-default_args = {"owner": "skolsam", "retries": 2, "retry_delay": timedelta(minutes=10)}
+from skolsam.airflow.defaults import default_args
 
 
 @dag(
@@ -17,7 +17,7 @@ default_args = {"owner": "skolsam", "retries": 2, "retry_delay": timedelta(minut
     schedule="0 3 * * 0",
     start_date=datetime(2026, 1, 1),
     catchup=False,
-    default_args=default_args,
+    default_args=default_args(),
     tags=["skolsam", "maintenance"],
     doc_md=__doc__,
 )
