@@ -76,3 +76,20 @@ def _isolated_home(tmp_path, monkeypatch):
     """Keep every test's SKOLSAM_HOME (key files, Airflow home, data docs) in its own folder."""
     monkeypatch.setenv("SKOLSAM_HOME", str(tmp_path / "skolsam_home"))
     monkeypatch.setenv("SKOLSAM_PSEUDONYM_KEY", TEST_KEY)
+
+
+def pytest_collection_modifyitems(config, items):
+    # Any test that touches the server is a postgres test, whether or not it says so.
+    for item in items:
+        if "pg_admin_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and item.get_closest_marker("postgres"):
+        # The rule: PostgreSQL tests run everywhere, CI included. A skip here is a failure.
+        report.outcome = "failed"
+        report.longrepr = f"PostgreSQL test was skipped ({report.longrepr}); these tests must run"
