@@ -1,0 +1,31 @@
+-- mart_candidate.group_term (DESIGN 5) from the suppressed cells.
+-- Means ignore unknown values (as AVG does). improved_share: among pupils with a known share_passed this
+-- term and the previous one, the share whose share_passed rose. eligible_vocational_share: among pupils
+-- in school year final_school_year with grades this term, the share eligible. high/very_high_absence_share:
+-- among pupils with a known absence_rate, the share at or above absence_high / absence_very_high.
+-- Each is NULL when its denominator is 0. A suppressed row has every measure NULL, n_students too.
+TRUNCATE mart_candidate.group_term;
+
+INSERT INTO mart_candidate.group_term (
+    term, population, programme, district, sex, school_year,
+    n_students, share_passed_mean, improved_share, merit_value_mean, eligible_vocational_share,
+    absence_rate_mean, high_absence_share, very_high_absence_share, suppressed)
+SELECT term, population, programme, district, sex, school_year,
+       n,
+       (share_sum / nullif(share_n, 0))::double precision,
+       improved::double precision / nullif(improved_known, 0),
+       (merit_sum / nullif(merit_n, 0))::double precision,
+       final_year_eligible::double precision / nullif(final_year_graded, 0),
+       (absence_sum / nullif(absence_n, 0))::double precision,
+       high_n::double precision / nullif(absence_n, 0),
+       very_high_n::double precision / nullif(absence_n, 0),
+       false
+FROM group_cell
+WHERE NOT suppressed
+UNION ALL
+SELECT term, population, programme, district, sex, school_year,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true
+FROM group_cell
+WHERE suppressed;
+
+ANALYZE mart_candidate.group_term;
