@@ -283,7 +283,7 @@ def test_participation_overlap_threshold_and_district_mapping(core_url, pg_admin
 
 def test_models_run_in_layer_then_numeric_order():
     names = [m.key for m in build.models()]
-    assert names[0] == "core/010_dim_term.sql"
+    assert names[0] == "core/005_analyze_staging.sql" and names[1] == "core/010_dim_term.sql"
     layers = [k.split("/")[0] for k in names]
     assert layers == sorted(layers, key=build.LAYERS.index)
     for layer in build.LAYERS:

@@ -302,7 +302,7 @@ def test_grades_rules(dataset):
         assert g["gradeValue"] in ("A", "B", "C", "D", "E", "F", "-")
         assert g["adaptedStudyPlan"] == "" and g["trial"] is False
         term = cal[f"{g['semester']}{g['year']}"]
-        assert 0 <= (dt.date.fromisoformat(g["registeredDate"]) - term.end).days < 70
+        assert 0 < (dt.date.fromisoformat(g["registeredDate"]) - term.end).days < 90
         year = persons[g["student"]["id"]]["enrolments"][0]["schoolYear"]
         assert g["finalGrade"] is (g["semester"] == "VT" and year == 9)
         groups[(g["student"]["id"], g["syllabus"]["id"], g["semester"])].append(g)
@@ -400,6 +400,43 @@ def test_enrollment_lists_are_dirty_but_usable(dataset):
     assert any(r.get("slutdatum") and _date(r["slutdatum"]) < _date(r["startdatum"]) for _, r in data)
     raw = [tuple(r.items()) for _, r in data]
     assert len(raw) > len(set(raw))  # exact duplicates
+    assert any(len(r["startdatum"].strip()) == 8 for _, r in data)  # YYYYMMDD
+    forms = {len(r["personnummer"].replace("-", "")) for _, r in data}
+    assert {10, 12} <= forms
+    found = [districts.lookup(r["stadsdelsförvaltning"]) for _, r in data]
+    assert any(d is not None and d.valid_to is not None for d in found)  # a pre-merger name
+    blobs = [(dataset / "enrollment" / n).read_bytes() for n in names]
+    assert any(b"INSATS" in b or b" Personnummer " in b for b in blobs)
+    assert any(b.endswith(b"\r\n\r\n") for b in blobs)  # trailing blank lines
+
+
+def test_every_catalogue_string_fits_windows_1252():
+    from skolsam.generate import catalogue as cat
+    from skolsam.generate.enrollment import HEADERS
+
+    texts = [n for group in cat.NAMES.values() for names in group for n in names]
+    texts += [n for names in cat.SCHOOL_NAMES.values() for n in names]
+    texts += [d for d, _, _, hist in cat.DISTRICTS for d in (d, *hist)] + list(cat.COMMENTS)
+    texts += [h for header in HEADERS for h in header.values()]
+    for text in texts:
+        text.encode("cp1252")
+
+
+def test_closing_list_sets_slutdatum_on_rows_delivered_open(dataset):
+    def key(r):
+        return (identity.parse(r["personnummer"]).normalised, r["insats"].replace(" ", "").upper(),
+                _date(r["startdatum"]))
+
+    open_rows, closed = set(), set()
+    for name, _, r in _enrollment_rows(dataset):
+        if name.startswith("radering_") or not identity.is_valid(r["personnummer"]):
+            continue
+        if name.endswith("_avslut.csv"):
+            if r["slutdatum"].strip():
+                closed.add(key(r))
+        elif not r["slutdatum"].strip():
+            open_rows.add(key(r))
+    assert open_rows & closed
 
 
 def test_enrollment_match_rate_is_realistic(dataset):

@@ -3,7 +3,7 @@
 --
 -- Grades (core.fact_grade, the grade that counts per subject):
 -- * SV and SVA are alternatives (Skolverket): they share one slot and only the better grade of the two
---   counts, in the subject counts, the merit value and the eligibility alike (SV on a tie).
+--   counts, in the subject counts, the merit value and the eligibility alike.
 -- * subjects_graded / subjects_passed: slots with a grade / with A–E; moderna språk and modersmål count.
 -- * share_passed = subjects_passed / subjects_graded; NULL without a grade.
 -- * merit_value = the 16 best grades other than moderna språk (modersmål may be one of them), plus the best
@@ -24,45 +24,52 @@
 --   10 % exactly is '10-20%' and 20 % exactly is '>=20%'; the labels are made from the same settings.
 TRUNCATE core.pupil_term_measure;
 
-WITH params AS (
+WITH params AS MATERIALIZED (      -- once, not once per row (core.param runs a query)
     SELECT core.param('absence_high')::numeric      AS high,
            core.param('absence_very_high')::numeric AS very_high
 ),
-graded_subject AS (
-    SELECT g.student_key, g.term, s.slot, s.kind, s.core_subject, s.hp_ek_hu_sa_required, s.hp_na_te_required,
-           g.points, g.passed
+graded AS (              -- one hash aggregate over the grades, no sort of 1.4 M rows
+    SELECT g.student_key, g.term,
+           -- SV and SVA share a slot: the slot is graded once, and passed when the better grade is
+           -- (passed = points > 0, so the better grade passes when either does)
+           count(*) FILTER (WHERE s.slot <> 'SV/SVA')
+             + (count(*) FILTER (WHERE s.slot = 'SV/SVA') > 0)::integer              AS subjects_graded,
+           count(*) FILTER (WHERE s.slot <> 'SV/SVA' AND g.passed)
+             + coalesce(bool_or(g.passed) FILTER (WHERE s.slot = 'SV/SVA'), false)::integer AS subjects_passed,
+           -- grades other than moderna språk, the worse of SV and SVA left out
+           count(*) FILTER (WHERE s.kind <> 'moderna_sprak')
+             - (count(*) FILTER (WHERE s.slot = 'SV/SVA') = 2)::integer                AS n_other,
+           coalesce(sum(g.points) FILTER (WHERE s.kind <> 'moderna_sprak'), 0)
+             - CASE WHEN count(*) FILTER (WHERE s.slot = 'SV/SVA') = 2
+                    THEN min(g.points) FILTER (WHERE s.slot = 'SV/SVA') ELSE 0 END      AS other_points,
+           coalesce(max(g.points) FILTER (WHERE s.kind = 'moderna_sprak'), 0)         AS best_moderna_points,
+           coalesce(bool_or(g.passed) FILTER (WHERE s.slot = 'SV/SVA'), false)
+             AND coalesce(bool_or(g.passed) FILTER (WHERE s.slot = 'EN'), false)
+             AND coalesce(bool_or(g.passed) FILTER (WHERE s.slot = 'MA'), false)      AS core_passed,
+           count(*) FILTER (WHERE g.passed AND NOT s.core_subject)                    AS others_passed,
+           count(*) FILTER (WHERE g.passed AND s.hp_ek_hu_sa_required) = 4            AS ek_hu_sa_passed, -- GE HI RE SH
+           count(*) FILTER (WHERE g.passed AND s.hp_na_te_required) = 3               AS na_te_passed     -- BI FY KE
     FROM core.fact_grade g
     JOIN core.dim_subject s ON s.subject_designation = g.subject_designation
-    WHERE s.slot <> 'SV/SVA'
-    UNION ALL
-    SELECT * FROM (
-        SELECT DISTINCT ON (g.student_key, g.term)
-               g.student_key, g.term, s.slot, s.kind, s.core_subject, s.hp_ek_hu_sa_required,
-               s.hp_na_te_required, g.points, g.passed
-        FROM core.fact_grade g
-        JOIN core.dim_subject s ON s.subject_designation = g.subject_designation
-        WHERE s.slot = 'SV/SVA'
-        ORDER BY g.student_key, g.term, g.points DESC, g.subject_designation
-    ) sv
+    GROUP BY g.student_key, g.term
 ),
-ranked AS (
-    SELECT gs.*,
-           row_number() OVER (PARTITION BY gs.student_key, gs.term, gs.kind = 'moderna_sprak'
-                              ORDER BY gs.points DESC) AS rank_in_kind
-    FROM graded_subject gs
-),
-graded AS (
-    SELECT student_key, term,
-           count(*)                                                        AS subjects_graded,
-           count(*) FILTER (WHERE passed)                                  AS subjects_passed,
-           coalesce(sum(points) FILTER (WHERE kind <> 'moderna_sprak' AND rank_in_kind <= 16), 0)
-             + coalesce(max(points) FILTER (WHERE kind = 'moderna_sprak'), 0) AS merit_value,
-           count(*) FILTER (WHERE passed AND core_subject) = 3             AS core_passed,      -- SV/SVA, EN, MA
-           count(*) FILTER (WHERE passed AND NOT core_subject)             AS others_passed,
-           count(*) FILTER (WHERE passed AND hp_ek_hu_sa_required) = 4     AS ek_hu_sa_passed,  -- GE, HI, RE, SH
-           count(*) FILTER (WHERE passed AND hp_na_te_required) = 3        AS na_te_passed      -- BI, FY, KE
-    FROM ranked
-    GROUP BY student_key, term
+beyond_16 AS (           -- pupils with more than 16 such grades: the points of those below the 16 best
+    SELECT r.student_key, r.term, sum(r.points) AS points
+    FROM (
+        SELECT o.student_key, o.term, o.points,
+               row_number() OVER (PARTITION BY o.student_key, o.term ORDER BY o.points DESC) AS rank
+        FROM (
+            SELECT g.student_key, g.term, g.points,
+                   row_number() OVER (PARTITION BY g.student_key, g.term, s.slot ORDER BY g.points DESC) AS in_slot
+            FROM core.fact_grade g
+            JOIN core.dim_subject s ON s.subject_designation = g.subject_designation
+            JOIN graded gr ON gr.student_key = g.student_key AND gr.term = g.term AND gr.n_other > 16
+            WHERE s.kind <> 'moderna_sprak'
+        ) o
+        WHERE o.in_slot = 1
+    ) r
+    WHERE r.rank > 16
+    GROUP BY r.student_key, r.term
 ),
 attendance AS (
     SELECT a.*,
@@ -84,7 +91,7 @@ SELECT k.student_key, k.term,
        pt.school_unit_id, pt.school_unit_code, pt.school_year,
        coalesce(g.subjects_graded, 0), coalesce(g.subjects_passed, 0),
        g.subjects_passed::double precision / g.subjects_graded,
-       g.merit_value,
+       g.other_points - coalesce(b.points, 0) + g.best_moderna_points,
        g.core_passed AND g.others_passed >= 5,
        g.core_passed AND g.others_passed >= 9 AND g.ek_hu_sa_passed,
        g.core_passed AND g.others_passed >= 9 AND g.na_te_passed,
@@ -102,6 +109,7 @@ FROM pupil_term k
 CROSS JOIN params p
 LEFT JOIN core.fact_pupil_term pt ON pt.student_key = k.student_key AND pt.term = k.term
 LEFT JOIN graded g ON g.student_key = k.student_key AND g.term = k.term
+LEFT JOIN beyond_16 b ON b.student_key = k.student_key AND b.term = k.term
 LEFT JOIN attendance a ON a.student_key = k.student_key AND a.term = k.term;
 
 ANALYZE core.pupil_term_measure;

@@ -8,7 +8,7 @@
 DROP TABLE IF EXISTS pg_temp.mart_pupil;
 
 CREATE TEMP TABLE mart_pupil ON COMMIT DROP AS
-WITH params AS (
+WITH params AS MATERIALIZED (      -- once, not once per row (core.param runs a query)
     SELECT core.param('final_school_year')::integer AS final_year
 ),
 pupil_term AS (

@@ -14,9 +14,11 @@
 -- Measures are kept as sums and counts here; 240_group_term.sql turns them into means and shares.
 DROP TABLE IF EXISTS pg_temp.cell_member;
 DROP TABLE IF EXISTS pg_temp.group_cell;
+DROP TABLE IF EXISTS pg_temp.participant_cell;
+DROP TABLE IF EXISTS pg_temp.comparison_cell;
 
 CREATE TEMP TABLE cell_member ON COMMIT DROP AS
-WITH params AS (
+WITH params AS MATERIALIZED (      -- once, not once per row (core.param runs a query)
     SELECT core.param('mart_school_year_min')::integer AS year_min,
            core.param('mart_school_year_max')::integer AS year_max
 ),
@@ -62,26 +64,31 @@ CREATE TEMP TABLE group_cell (
     UNIQUE (term, population, programme, district, sex, school_year)
 ) ON COMMIT DROP;
 
-WITH participants AS (
-    SELECT cm.term, cm.programme, cm.district, cm.sex, cm.school_year,
-           count(*)                                          AS n,
-           sum(mp.share_passed::numeric)                     AS share_sum,
-           count(mp.share_passed)                            AS share_n,
-           count(*) FILTER (WHERE mp.improved_known)         AS improved_known,
-           count(*) FILTER (WHERE mp.improved)               AS improved,
-           sum(mp.merit_value)                               AS merit_sum,
-           count(mp.merit_value)                             AS merit_n,
-           count(*) FILTER (WHERE mp.final_year_graded)      AS final_year_graded,
-           count(*) FILTER (WHERE mp.final_year_eligible)    AS final_year_eligible,
-           sum(mp.absence_rate::numeric)                     AS absence_sum,
-           count(mp.absence_rate)                            AS absence_n,
-           count(*) FILTER (WHERE mp.high_absence)           AS high_n,
-           count(*) FILTER (WHERE mp.very_high_absence)      AS very_high_n
-    FROM cell_member cm
-    JOIN mart_pupil mp ON mp.term = cm.term AND mp.student_key = cm.student_key
-    GROUP BY cm.term, cm.programme, cm.district, cm.sex, cm.school_year
-),
-block AS (      -- comparison pupils per (term, school unit, school year, sex)
+-- Participants cells: their pupils' sums and counts.
+CREATE TEMP TABLE participant_cell ON COMMIT DROP AS
+SELECT cm.term, cm.programme, cm.district, cm.sex, cm.school_year,
+       count(*)                                          AS n,
+       sum(mp.share_passed::numeric)                     AS share_sum,
+       count(mp.share_passed)                            AS share_n,
+       count(*) FILTER (WHERE mp.improved_known)         AS improved_known,
+       count(*) FILTER (WHERE mp.improved)               AS improved,
+       sum(mp.merit_value)                               AS merit_sum,
+       count(mp.merit_value)                             AS merit_n,
+       count(*) FILTER (WHERE mp.final_year_graded)      AS final_year_graded,
+       count(*) FILTER (WHERE mp.final_year_eligible)    AS final_year_eligible,
+       sum(mp.absence_rate::numeric)                     AS absence_sum,
+       count(mp.absence_rate)                            AS absence_n,
+       count(*) FILTER (WHERE mp.high_absence)           AS high_n,
+       count(*) FILTER (WHERE mp.very_high_absence)      AS very_high_n
+FROM cell_member cm
+JOIN mart_pupil mp ON mp.term = cm.term AND mp.student_key = cm.student_key
+GROUP BY cm.term, cm.programme, cm.district, cm.sex, cm.school_year;
+
+ANALYZE participant_cell;
+
+-- Comparison cells: sums over the (unit, year, sex) blocks of each cell's pairs.
+CREATE TEMP TABLE comparison_cell ON COMMIT DROP AS
+WITH block AS (      -- comparison pupils per (term, school unit, school year, sex)
     SELECT mp.term, mp.school_unit_id, mp.school_year, mp.sex,
            count(*)                                          AS n,
            sum(mp.share_passed::numeric)                     AS share_sum,
@@ -119,9 +126,13 @@ comparison AS (
     JOIN block b ON b.term = cp.term AND b.school_unit_id = cp.school_unit_id
                 AND b.school_year = cp.pupil_school_year AND (cp.sex = 'ALL' OR b.sex = cp.sex)
     GROUP BY cp.term, cp.programme, cp.district, cp.sex, cp.school_year
-),
-cells AS (
-    SELECT 'participants' AS population, p.* FROM participants p
+)
+SELECT * FROM comparison;
+
+ANALYZE comparison_cell;
+
+WITH cells AS (
+    SELECT 'participants' AS population, p.* FROM participant_cell p
     UNION ALL
     SELECT 'comparison', p.term, p.programme, p.district, p.sex, p.school_year,
            coalesce(c.n, 0), c.share_sum, coalesce(c.share_n, 0),
@@ -130,8 +141,8 @@ cells AS (
            coalesce(c.final_year_graded, 0), coalesce(c.final_year_eligible, 0),
            c.absence_sum, coalesce(c.absence_n, 0),
            coalesce(c.high_n, 0), coalesce(c.very_high_n, 0)
-    FROM participants p
-    LEFT JOIN comparison c USING (term, programme, district, sex, school_year)
+    FROM participant_cell p
+    LEFT JOIN comparison_cell c USING (term, programme, district, sex, school_year)
 )
 INSERT INTO group_cell (cell_id, term, population, programme, district, sex, school_year, n,
                         share_sum, share_n, improved_known, improved, merit_sum, merit_n,

@@ -44,12 +44,12 @@ Grades. For each pupil, term and subject read (SV or SVA - about 10 % SVA, 0.3 %
 subjects, a moderna språk for about 85 %, a modersmål for about 12 %; about 3 % of pupil-terms lack one or
 two non-core subjects): ``id``, ``meta`` (created = modified = registeredDate at a daytime hour),
 ``student``, ``organisation`` and ``schoolUnit`` (both the pupil's school unit that term), ``registeredBy``
-(a teacher id per unit and subject; teachers are not in persons.jsonl), ``registeredDate`` (0-4 days after
-the term's last day), ``gradeValue`` A-F or "-", ``finalGrade`` (true only in VT of year 9),
-``adaptedStudyPlan`` "", ``trial`` false, ``semester``, ``year`` (calendar year of the term), ``syllabus``.
-Corrections: about 1 % of grades get a second record (new id) for the same pupil, subject and term with
-``correctionType`` "Ändring" or "Rättelse", a registeredDate 7-59 days later and a later meta; it follows
-the original in the file. Grades of year 6 are terminsbetyg like the others.
+(a teacher id per unit and subject; teachers are not in persons.jsonl), ``registeredDate`` (one of the
+first five working days after the term's last day), ``gradeValue`` A-F or "-", ``finalGrade`` (true only
+in VT of year 9), ``adaptedStudyPlan`` "", ``trial`` false, ``semester``, ``year`` (calendar year of the
+term), ``syllabus``. Corrections: about 1 % of grades get a second record (new id) for the same pupil,
+subject and term with ``correctionType`` "Ändring" or "Rättelse", a registeredDate 7-60 days later (a
+working day) and a later meta; it follows the original in the file. Year-6 grades are terminsbetyg too.
 
 Deletions. About 0.2 % of the grades drawn are deleted at the source before the snapshot: they are not
 in grades.jsonl nor anywhere else; deletedEntities.jsonl lists their ids with ``deletedAt`` (1-29 days

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from ..settings import Settings
@@ -21,6 +22,8 @@ SS12000_FILES = (
     "aggregatedAttendance.jsonl", "deletedEntities.jsonl",
 )
 DEFAULT_TERMS = ("HT2025", "VT2026")
+# Names this generator gives enrollment files (an interrupted run leaves them without a manifest).
+_OURS = re.compile(r"^(?:(?:ppss|skolfam|kpkf)_[a-z-]+_\d{4}-\d{2}(?:_avslut)?|radering_\d{4}-\d{2}-\d{2})\.csv$")
 
 
 def resolve_terms(terms: list[str] | tuple[str, ...], calendar: list[TermDates]) -> list[TermDates]:
@@ -47,7 +50,7 @@ def _clear_previous(out: Path) -> None:
     if not entries:
         return
     if not manifest.exists():
-        ours = {"ss12000", "enrollment"}
+        ours = {"ss12000", "enrollment", "manifest.json.tmp"}
         if any(p.name not in ours for p in entries):
             raise FileExistsError(f"{out} is not empty and holds no dataset manifest; choose an empty folder")
         listed: set[str] = set()
@@ -55,7 +58,10 @@ def _clear_previous(out: Path) -> None:
         listed = {f.path for f in Manifest.load(manifest).files}
     enr = out / enrollment.DIR
     if enr.is_dir():
-        strangers = sorted(p.name for p in enr.iterdir() if f"{enrollment.DIR}/{p.name}" not in listed)
+        strangers = sorted(
+            p.name for p in enr.iterdir()
+            if f"{enrollment.DIR}/{p.name}" not in listed and not _OURS.match(p.name)
+        )
         if strangers:
             raise FileExistsError(
                 f"{enr} holds files this generator did not write ({len(strangers)}); move them away first"

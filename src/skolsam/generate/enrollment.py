@@ -28,6 +28,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..identity import luhn_check_digit
 from . import catalogue as cat
 from .city import City, Enrollment
 from .ids import format_civic
@@ -237,12 +238,12 @@ def _cover(styles: dict[tuple[str, str], Style], keys: list[tuple[str, str]]) ->
         styles[keys[0]].pnr = "10dash"
     if not any(styles[k].pnr in ("12", "12dash", "mixed") for k in keys):
         styles[keys[-1]].pnr = "12"
-    if not any(styles[k].historical > 0 for k in keys):
-        merged = {DISTRICT_SLUG[d] for d, h in HISTORICAL.items() if h}
-        for k in keys:
-            if k[1] in merged or k[1] == "stad":
-                styles[k].historical = 1.0 if k[1] in merged else 0.3
-                break
+    if len(keys) >= 2 and not any(styles[k].cumulative for k in keys):
+        styles[keys[0]].cumulative = True  # exact duplicates across files
+    merged = {DISTRICT_SLUG[d] for d, h in HISTORICAL.items() if h}
+    candidates = [k for k in keys if k[1] in merged] or [k for k in keys if k[1] == "stad"]
+    if candidates and not any(styles[k].historical > 0 for k in candidates):
+        styles[candidates[0]].historical = 1.0 if candidates[0][1] in merged else 0.3
 
 
 def _mangle(row: dict[str, str], kind: str, rng: random.Random) -> dict[str, str]:
@@ -253,8 +254,6 @@ def _mangle(row: dict[str, str], kind: str, rng: random.Random) -> dict[str, str
         bad = full[:-1] + str((int(full[-1]) + rng.randrange(1, 10)) % 10)
         out["pnr"] = format_civic(bad, row["_pnr_form"])
     elif kind == "date":
-        from ..identity import luhn_check_digit
-
         nine = full[2:4] + "13" + full[6:11]  # month 13, check digit right
         bad = full[:2] + nine + str(luhn_check_digit(nine))
         out["pnr"] = format_civic(bad, row["_pnr_form"])

@@ -36,6 +36,7 @@ def _iso_week(year: int, week: int) -> list[dt.date]:
     return [monday + dt.timedelta(days=i) for i in range(5)]
 
 
+@lru_cache(maxsize=64)
 def days_off(year: int) -> frozenset[dt.date]:
     """Weekdays without school in a calendar year (holidays and breaks that can fall in term time)."""
     easter = easter_sunday(year)

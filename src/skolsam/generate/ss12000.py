@@ -9,11 +9,11 @@ from pathlib import Path
 import orjson
 
 from . import catalogue as cat
-from .city import GRADE_STEPS, MONTH_ABSENCE, THRESHOLDS, City, Organisation, Pupil, TermInfo
+from .city import GRADE_STEPS, MONTH_ABSENCE, THRESHOLDS, City, TermInfo
 from .config import Config
 from .ids import name_uuid, random_uuid
 from .output import FileEntry, HashingWriter
-from .schooldays import rfc3339
+from .schooldays import days_off, rfc3339
 
 DIR = "ss12000"
 _DUMP = orjson.dumps
@@ -172,6 +172,8 @@ def write_grades_and_attendance(root: Path, city: City, cfg: Config) -> tuple[li
                 for i, (ws, we) in enumerate(t.windows)
             ]
         )
+    # Grades are registered on the first five working days after the term's last day.
+    reg_days = [_working_days_after(t.dates.end, 5) for t in city.terms]
     mandatory = ("SV", "SVA", "EN", "MA")
     k_act = cfg.activities_per_pupil
     p_del = cfg.deletion_share
@@ -209,21 +211,19 @@ def write_grades_and_attendance(root: Path, city: City, cfg: Config) -> tuple[li
                     if teacher is None:
                         teacher = teachers[(unit.code, s)] = name_uuid(seed, "teacher", unit.code, s)
                     gid = random_uuid(rng_g)
-                    reg = t.dates.end + dt.timedelta(days=rng_g.randrange(1, 6))
+                    reg = reg_days[t.index][rng_g.randrange(5)]
                     stamp = rfc3339(reg, 480 + rng_g.randrange(540))
                     if rand_g() < p_del:
                         gone = reg + dt.timedelta(days=rng_g.randrange(1, 30))
-                        deletions.append(
-                            _DUMP({"entity": "grades", "id": gid, "deletedAt": rfc3339(gone, 480 + rng_g.randrange(540))})
-                            + b"\n"
-                        )
+                        when = rfc3339(gone, 480 + rng_g.randrange(540))
+                        deletions.append(_DUMP({"entity": "grades", "id": gid, "deletedAt": when}) + b"\n")
                         counters.deleted += 1
                         continue
                     grade = _grade(gid, stamp, p.id, unit.id, teacher, reg, value, final, t, syl[s], None)
                     glines.append(_DUMP(grade) + b"\n")
                     counters.grades += 1
                     if rand_g() < p_cor:
-                        reg2 = reg + dt.timedelta(days=rng_g.randrange(7, 60))
+                        reg2 = _working_days_after(reg + dt.timedelta(days=rng_g.randrange(6, 59)), 1)[0]
                         stamp2 = rfc3339(reg2, 480 + rng_g.randrange(540))
                         kind = "Ändring" if rand_g() < 0.6 else "Rättelse"
                         fix = _grade(
@@ -279,6 +279,15 @@ def write_grades_and_attendance(root: Path, city: City, cfg: Config) -> tuple[li
     return files, counters
 
 
+def _working_days_after(day: dt.date, n: int) -> list[dt.date]:
+    out = []
+    while len(out) < n:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5 and day not in days_off(day.year) and not (day.month == 12 and day.day >= 24):
+            out.append(day)
+    return out
+
+
 def _grade(gid, stamp, student, unit, teacher, reg, value, final, t: TermInfo, syllabus, correction):
     obj = {
         "id": gid,
@@ -299,9 +308,3 @@ def _grade(gid, stamp, student, unit, teacher, reg, value, final, t: TermInfo, s
     obj["year"] = t.year
     obj["syllabus"] = {"id": syllabus}
     return obj
-
-
-__all__ = [
-    "write_organisations", "write_syllabuses", "write_persons", "write_grades_and_attendance",
-    "syllabus_ids", "Counters", "Organisation", "Pupil",
-]

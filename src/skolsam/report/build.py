@@ -82,59 +82,65 @@ def render_html(context: dict) -> str:
     return env.from_string(TEMPLATE).render(**context)
 
 
-def _table_figure(table: Table, prefix: str = ""):
-    """A single-header-row table as a matplotlib Figure (for the PDF)."""
+def _tables_page(tables: list[Table], footnote: str):
+    """Up to two tables with one header row on an A4 landscape page (for the PDF)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.table import Table as MplTable
+
+    fig = Figure(figsize=(11.69, 8.27), dpi=100)
+    FigureCanvasAgg(fig)
+    for k, table in enumerate(tables[:2]):
+        top = 0.95 - k * 0.45
+        fig.text(0.03, top, table.caption, fontsize=12, weight="bold", color="#1f4e79", va="top")
+        ax = fig.add_axes((0.03, top - 0.40, 0.94, 0.35))
+        ax.axis("off")
+        header = [h["text"].replace("Jämförelsegrupp", "Jämförelse") for h in table.head[-1]]
+        grid = [header] + [[c.text for c in r] for r in table.body]
+        n_cols = len(grid[0])
+        widths = [0.45] + [0.55 / (n_cols - 1)] * (n_cols - 1)
+        height = 1.0 / len(grid)
+        mpl = MplTable(ax, bbox=(0, 0, 1, 1))
+        for r, row in enumerate(grid):
+            for c, text in enumerate(row):
+                cell = mpl.add_cell(r, c, widths[c], height, text=text, loc="left" if c == 0 else "right",
+                                    edgecolor="#d9d9d9", facecolor="#f2f2f2" if r == 0 else "white")
+                if r == 0:
+                    cell.set_text_props(weight="bold")
+        mpl.auto_set_font_size(False)
+        mpl.set_fontsize(9)
+        ax.add_table(mpl)
+    fig.text(0.03, 0.02, textwrap.fill(footnote, 190), fontsize=7.5, color="#595959")
+    return fig
+
+
+def _cover_page(model: ReportModel, summary: list[str]):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    header = [h["text"] for h in table.head[-1]] if len(table.head) == 1 else None
-    rows = [[c.text for c in r] for r in table.body]
-    fig = Figure(figsize=(11.69, 0.9 + 0.32 * (len(rows) + 1)), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.02, 0.02, 0.96, 0.82))
-    ax.axis("off")
-    t = ax.table(cellText=rows, colLabels=header, loc="upper left", cellLoc="right", colLoc="right",
-                 colWidths=[0.44] + [0.14] * (len(rows[0]) - 1) if rows else None)
-    t.auto_set_font_size(False)
-    t.set_fontsize(8.5)
-    for (r, c), cell in t.get_celld().items():
-        cell.set_edgecolor("#d9d9d9")
-        if c == 0:
-            cell.set_text_props(ha="left")
-            cell._loc = "left"
-        if r == 0 and header:
-            cell.set_facecolor("#f2f2f2")
-            cell.set_text_props(weight="bold")
-    fig.text(0.02, 0.92, prefix + table.caption, fontsize=12, weight="bold", color="#1f4e79")
-    return fig
+    cover = Figure(figsize=(8.27, 11.69), dpi=100)
+    FigureCanvasAgg(cover)
+    cover.text(0.08, 0.94, textwrap.fill(model.title, 50), fontsize=17, weight="bold", color="#1f4e79", va="top")
+    cover.text(0.08, 0.86, "Sammanfattning", fontsize=13, weight="bold", va="top")
+    body = "\n\n".join(textwrap.fill(s, 86) for s in summary)
+    cover.text(0.08, 0.83, body, fontsize=10, va="top", linespacing=1.5)
+    cover.text(0.08, 0.05, textwrap.fill(
+        "Kortversion: sammanfattning, tabeller per insats och diagram. Definitioner och fler tabeller finns i "
+        f"HTML-rapporten. {model.suppression_note}", 110), fontsize=8, color="#595959")
+    return cover
 
 
 def write_pdf(path: Path, context: dict) -> None:
     """A short PDF: title and summary, the tables per programme, the charts."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.figure import Figure
 
     model: ReportModel = context["m"]
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with PdfPages(tmp, metadata={"Title": model.title, "Creator": f"skolsam {__version__}"}) as pdf:
-        cover = Figure(figsize=(8.27, 11.69), dpi=100)
-        FigureCanvasAgg(cover)
-        cover.text(0.08, 0.93, textwrap.fill(model.title, 48), fontsize=17, weight="bold", color="#1f4e79",
-                   va="top")
-        body = "\n\n".join(textwrap.fill(s, 88) for s in context["summary"])
-        cover.text(0.08, 0.84, "Sammanfattning", fontsize=13, weight="bold", va="top")
-        cover.text(0.08, 0.80, body, fontsize=10, va="top", linespacing=1.5)
-        cover.text(0.08, 0.06, textwrap.fill(
-            "Kortversion: sammanfattning, tabeller per insats och diagram. Definitioner och fler tabeller "
-            f"finns i HTML-rapporten. {model.suppression_note}", 100), fontsize=8, color="#595959")
-        pdf.savefig(cover)
-        for table in context["programme_tables"]:
-            fig = _table_figure(table)
-            fig.text(0.02, 0.01, table.note + "  " + model.suppression_note, fontsize=7, color="#595959")
-            pdf.savefig(fig)
-        if context["change_table"] is not None:
-            pass  # multi-row header: kept to the HTML
+        pdf.savefig(_cover_page(model, context["summary"]))
+        tables = context["programme_tables"]
+        for i in range(0, len(tables), 2):
+            pdf.savefig(_tables_page(tables[i:i + 2], tables[0].note + "  " + model.suppression_note))
         for chart in [*context["charts_main"], context["chart_change"], context["chart_districts"]]:
             if chart is not None:
                 chart.figure.suptitle(chart.spec.title, fontsize=11, x=0.01, ha="left")

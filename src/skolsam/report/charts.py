@@ -11,7 +11,7 @@ import io
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from . import fmt
 from .model import ChartSpec, format_value
@@ -28,6 +28,14 @@ DPI = 150
 
 def _pct_axis(value: float, _pos: int) -> str:
     return fmt.number(value * 100, 0) + fmt.NBSP + "%"
+
+
+def _nice_step(limit: float) -> float:
+    """A tick step in whole percent (1, 2, 5, 10, 20) giving about five ticks up to ``limit``."""
+    for step in (1, 2, 5, 10, 20):
+        if limit * 100 / step <= 6:
+            return step / 100
+    return 0.25
 
 
 def _style(ax) -> None:
@@ -62,25 +70,31 @@ def _panel(ax, panel: dict, horizontal: bool) -> None:
         else:
             bars = ax.bar(positions, heights, width=width * 0.92, color=colour, label=s.label)
         for bar, v, pos in zip(bars, s.values, positions):
-            text = fmt.SUPPRESSED if v is None else format_value(v, kind)
+            hidden = v is None
+            # Whole percent on the bars (the tables give the decimals): neighbouring labels never collide.
+            text = fmt.SUPPRESSED if hidden else format_value(v, "share" if kind == "share1" else kind)
+            size, weight = (11, "bold") if hidden else (7.5, "normal")
             if horizontal:
                 x = (v or 0.0) + limit * 0.01
-                ax.text(x, pos, text, va="center", ha="left", fontsize=7.5, color=TEXT)
+                ax.text(x, pos, text, va="center", ha="left", fontsize=size, weight=weight, color=TEXT)
             else:
                 y = (v or 0.0) + limit * 0.01
-                ax.text(pos, y, text, va="bottom", ha="center", fontsize=7.5, color=TEXT)
+                ax.text(pos, y, text, va="bottom", ha="center", fontsize=size, weight=weight, color=TEXT)
     formatter = FuncFormatter(_pct_axis) if kind.startswith("share") else None
+    locator = MultipleLocator(_nice_step(limit)) if kind.startswith("share") else None
     if horizontal:
         ax.set_yticks(range(len(cats)), cats)
         ax.invert_yaxis()
         ax.set_xlim(0, limit * 1.12)
         if formatter:
+            ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(formatter)
         ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
     else:
         ax.set_xticks(range(len(cats)), cats)
         ax.set_ylim(0, limit * 1.1)
         if formatter:
+            ax.yaxis.set_major_locator(locator)
             ax.yaxis.set_major_formatter(formatter)
         ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)
     ax.set_title(panel["title"], fontsize=10, color=TEXT, loc="left")
@@ -93,7 +107,7 @@ def figure(spec: ChartSpec) -> Figure:
         rows = max(len(p["categories"]) for p in panels)
         fig = Figure(figsize=(9.0, 1.2 + 0.42 * rows), dpi=DPI, layout="constrained")
     else:
-        fig = Figure(figsize=(4.5 * len(panels) if len(panels) > 1 else 7.0, 3.4), dpi=DPI, layout="constrained")
+        fig = Figure(figsize=(9.0, 3.6), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for i, (ax, panel) in enumerate(zip(axes, panels)):

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..terms import parse_term
-from ..warehouse.connection import connect
 
 ALL = "ALL"
 DIMENSIONS = ("term", "population", "programme", "district", "sex", "school_year")
@@ -99,6 +98,8 @@ def _exists(conn) -> bool:
 
 def available_terms(warehouse_url: str) -> list[str]:
     """Terms present in mart.group_term, oldest first (by term order, not by text)."""
+    from ..warehouse.connection import connect
+
     with connect(warehouse_url) as conn:
         if not _exists(conn):
             raise ReportError("mart.group_term does not exist: run the warehouse build first")
@@ -112,6 +113,8 @@ def latest_term(warehouse_url: str) -> str | None:
 
 
 def load_group_term(warehouse_url: str, terms: Iterable[str]) -> GroupTerm:
+    from ..warehouse.connection import connect
+
     terms = list(terms)
     with connect(warehouse_url) as conn:
         if not _exists(conn):

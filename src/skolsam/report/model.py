@@ -215,17 +215,15 @@ class ReportModel:
             s = f"Av deltagarna i årskurs 9 var {p} behöriga till gymnasiets yrkesprogram"
             s += f" (jämförelsegruppen {c})." if c else "."
             out.append(s)
-        pa, ca = both("absence_rate_mean")
-        ph, ch = both("high_absence_share")
-        if pa:
-            high = fmt.percent(self.settings.absence_high)
-            s = f"Deltagarnas frånvaro var i genomsnitt {pa} av undervisningstiden"
-            if ph:
-                s += f", och {ph} hade hög frånvaro (minst {high})"
-            if ca and (ch or not ph):
-                s += f" (jämförelsegruppen {ca}" + (f" respektive {ch})." if ph and ch else ").")
-            else:
-                s += "."
+        p, c = both("absence_rate_mean")
+        if p:
+            s = f"Deltagarnas frånvaro var i genomsnitt {p} av undervisningstiden"
+            s += f", mot {c} i jämförelsegruppen." if c else "."
+            out.append(s)
+        p, c = both("high_absence_share")
+        if p:
+            s = f"{p} av deltagarna hade hög frånvaro, minst {fmt.percent(self.settings.absence_high)}"
+            s += f" (jämförelsegruppen {c})." if c else "."
             out.append(s)
         p, _ = both("improved_share")
         if p:
@@ -260,8 +258,8 @@ class ReportModel:
         )
 
     def breakdown_table(self, caption: str, groups: list[tuple[str, dict[str, str]]], measures: list[str],
-                        programme: str = ALL) -> Table:
-        top: list[dict[str, Any]] = [{"text": "Grupp", "rowspan": 2}, {"text": "Antal deltagare", "rowspan": 2}]
+                        programme: str = ALL, first: str = "Grupp") -> Table:
+        top: list[dict[str, Any]] = [{"text": first, "rowspan": 2}, {"text": "Antal deltagare", "rowspan": 2}]
         sub: list[dict[str, Any]] = []
         for m in measures:
             top.append({"text": self.labels[m], "colspan": 2})
@@ -285,6 +283,7 @@ class ReportModel:
             "Alla insatser per stadsdelsförvaltning",
             groups,
             ["share_passed_mean", "absence_rate_mean", "high_absence_share"],
+            first="Stadsdelsförvaltning",
         )
 
     def year_sex_table(self) -> Table:
@@ -345,11 +344,11 @@ class ReportModel:
                     hidden.append(fmt.programme_label(p))
         return hidden
 
-    def _hidden_note(self, hidden: list[str], what: str) -> str:
+    def _hidden_note(self, hidden: list[str]) -> str:
         if not hidden:
             return ""
-        return (f"{', '.join(hidden)}: {what} visas inte i diagrammet "
-                f"(färre än {self.n_min} elever eller dold uppgift), markerat med {fmt.SUPPRESSED}.")
+        return (f"{fmt.SUPPRESSED} i diagrammet: uppgiften visas inte (färre än {self.n_min} elever i gruppen "
+                f"eller dold uppgift); gäller {', '.join(hidden)}.")
 
     def chart_passed(self) -> ChartSpec:
         cats, series = self._programme_series("share_passed_mean")
@@ -358,7 +357,7 @@ class ReportModel:
             title=f"Andel godkända ämnen per insats, {self.term}",
             alt=f"Stapeldiagram: andel godkända ämnen {self.term} för deltagare och jämförelsegrupp per insats.",
             panels=[{"title": self.labels["share_passed_mean"], "categories": cats, "series": series, "kind": "share"}],
-            note=self._hidden_note(self._hidden_programmes(), "vissa staplar"),
+            note=self._hidden_note(self._hidden_programmes()),
         )
 
     def chart_absence(self) -> ChartSpec:
@@ -374,7 +373,7 @@ class ReportModel:
             alt=f"Stapeldiagram: genomsnittlig frånvaro och andel med hög frånvaro {self.term}, "
                 "deltagare och jämförelsegrupp per insats.",
             panels=panels,
-            note=self._hidden_note(self._hidden_programmes(), "vissa staplar"),
+            note=self._hidden_note(self._hidden_programmes()),
         )
 
     def chart_change(self) -> ChartSpec | None:
@@ -388,8 +387,12 @@ class ReportModel:
             now = [value(self.row(PARTICIPANTS, p), m) for p in self.all_programmes]
             panels.append({"title": title, "categories": cats, "kind": kind,
                            "series": [Series(self.prev, before, "previous"), Series(self.term, now, "current")]})
+        hidden = [fmt.programme_label(p) for p in self.all_programmes
+                  if any(r is not None and r.suppressed
+                         for r in (self.row(PARTICIPANTS, p), self.row(PARTICIPANTS, p, term=self.prev)))]
         return ChartSpec(
             key="change",
+            note=self._hidden_note(hidden),
             title=f"Deltagarna {self.prev} och {self.term}",
             alt=f"Stapeldiagram: deltagarnas andel godkända ämnen och frånvaro {self.prev} och {self.term} per insats.",
             panels=panels,

@@ -29,9 +29,10 @@ TEMPLATE = r"""<!DOCTYPE html>
   th, td { padding: .32rem .5rem; border-bottom: 1px solid var(--line); vertical-align: bottom; }
   thead th { background: #f2f2f2; font-weight: 600; text-align: right; border-bottom: 2px solid #bfbfbf; }
   thead th:first-child { text-align: left; }
+  thead th[colspan] { text-align: center; }
   td.num, td.supp, td.miss, td.blank { text-align: right; white-space: nowrap; }
   td.supp, td.miss { color: var(--muted); }
-  td.label { text-align: left; }
+  th.label { text-align: left; font-weight: normal; min-width: 8.5em; }
   tbody tr:nth-child(even) { background: #fafafa; }
   .note { font-size: .8rem; color: var(--muted); margin: .2rem 0 1rem; }
   figure { margin: 1.2rem 0 1.6rem; }
@@ -66,12 +67,12 @@ TEMPLATE = r"""<!DOCTYPE html>
   <caption>{{ t.caption }}</caption>
   <thead>
   {%- for hrow in t.head %}
-    <tr>{% for h in hrow %}<th scope="col"{% if h.colspan %} colspan="{{ h.colspan }}"{% endif %}{% if h.rowspan %} rowspan="{{ h.rowspan }}"{% endif %}>{{ h.text }}</th>{% endfor %}</tr>
+    <tr>{% for h in hrow %}<th scope="col"{% if h.get("colspan") %} colspan="{{ h.colspan }}"{% endif %}{% if h.get("rowspan") %} rowspan="{{ h.rowspan }}"{% endif %}>{{ h.text }}</th>{% endfor %}</tr>
   {%- endfor %}
   </thead>
   <tbody>
   {%- for row in t.body %}
-    <tr>{% for c in row %}{% if c.cls == "label" %}<th scope="row" class="label" style="font-weight:normal;text-align:left">{{ c.text }}</th>{% else %}<td class="{{ c.cls }}">{{ c.text }}</td>{% endif %}{% endfor %}</tr>
+    <tr>{% for c in row %}{% if c.cls == "label" %}<th scope="row" class="label">{{ c.text }}</th>{% else %}<td class="{{ c.cls }}">{{ c.text }}</td>{% endif %}{% endfor %}</tr>
   {%- endfor %}
   </tbody>
 </table>

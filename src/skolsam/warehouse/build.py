@@ -29,6 +29,7 @@ import logging
 import re
 import time
 import uuid
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -51,8 +52,10 @@ MART_TABLES = ("participant_term", "group_term")
 CANDIDATE_SCHEMA = "mart_candidate"
 # Serialises builds: prepare and publish both take it for the length of their transaction.
 _LOCK_ID = 731_200_005
-# Per-transaction memory for sorts and hashes (fact_grade sorts ~1.4 M rows at city scale).
-WORK_MEM = "128MB"
+# Session settings of the build transaction: memory for sorts and hashes (fact_grade sorts ~1.4 M rows at
+# city scale, in memory with this), and no JIT (the build is a few dozen statements of a second or so each,
+# where compiling costs more than it saves).
+SESSION = {"work_mem": "256MB", "jit": "off"}
 # Scope of the marts rather than thresholds: group_term's school_year values run over these years
 # (DESIGN 5: '6'…'9'); eligible_vocational_share is taken among pupils in the final year.
 MART_SCHOOL_YEAR_MIN = 6
@@ -92,6 +95,10 @@ class BuildResult:
     parameters: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     published: dict | None = None
+
+    def as_dict(self) -> dict:
+        """A JSON-ready summary (an XCom, a log line): counts, terms and settings, never an identity."""
+        return dataclasses.asdict(self)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -177,7 +184,8 @@ def _resolve_terms(conn: psycopg.Connection, requested: Sequence[str] | None) ->
     # term whose last participant was erased is republished empty rather than left stale).
     rows = conn.execute(
         """SELECT term FROM core.dim_term
-            WHERE term IN (SELECT term FROM core.fact_grade UNION SELECT term FROM core.fact_participation)
+            WHERE term IN (SELECT term FROM core.pupil_term_measure WHERE subjects_graded > 0
+                           UNION SELECT term FROM core.fact_participation)
            UNION
            SELECT term FROM mart.participant_term
            UNION
@@ -222,7 +230,8 @@ def prepare(url: str, settings: Settings | None = None, terms: list[str] | None 
     try:
         with connect(url) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
-            conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(WORK_MEM)))
+            for name, value in SESSION.items():
+                conn.execute("SELECT set_config(%s, %s, true)", (name, value))
             _write_inputs(conn, settings, params)
             timings = run_models(conn, [m for m in all_models if m.layer == "core"])
             chosen = _resolve_terms(conn, terms)
@@ -301,8 +310,11 @@ def build_warehouse(
     gate: Gate | None = None,
     *,
     as_of: dt.date | None = None,
-) -> BuildResult:
-    """prepare, then ``gate(url, "mart_candidate")`` if given (it raises to stop), then publish."""
+) -> dict:
+    """prepare, then ``gate(url, "mart_candidate")`` if given (it raises to stop), then publish.
+
+    Returns ``BuildResult.as_dict()`` with the publish summary under ``published`` (JSON-ready, so an
+    Airflow task can return it as its XCom)."""
     result = prepare(url, settings, terms, as_of=as_of)
     if gate is not None:
         run = LoadRun(url, SOURCE, "gate").open()
@@ -314,4 +326,4 @@ def build_warehouse(
         run.watermark = result.build_id
         run.close("success")
     result.published = publish(url, result)
-    return result
+    return result.as_dict()

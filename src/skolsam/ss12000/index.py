@@ -1,0 +1,567 @@
+"""A dataset folder's SS 12000 files indexed into SQLite, so the stand-in server answers any page in time
+that does not grow with the size of the dataset.
+
+Each object is stored as its raw JSON text (the line of a ``.jsonl`` file, or the compact form of an item
+of a ``{"data": [...]}`` file) next to the keys the server filters and sorts on: ``meta.modified`` and
+``meta.created`` as UTC microseconds, references, codes. Pages are read with keyset conditions on an index
+and the raw texts are joined into the answer without being parsed again.
+
+Aggregated attendance is kept as numbers: one row per dataset record, keyed by (student number, activity
+number, startDate, endDate) in a WITHOUT ROWID table, so "sum the records inside a window, per student
+and activity, from this key on" is one ordered GROUP BY that stops after a page of groups.
+
+The index file lives in ``index_dir`` (default ``$TMPDIR/skolsam-ss12000-index``, or
+``SKOLSAM_SS12000_INDEX_DIR``), named after the dataset path and the name, size and mtime of every source
+file; it is built once into a temporary file and renamed into place, then reused by later servers. A
+running server re-checks the source files' size and mtime before each request (``DatasetIndex.ensure``) and
+re-indexes when they changed, so a test that edits the dataset sees the edit on its next request;
+``DatasetIndex.reload()`` forces a rebuild.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = "3"
+INDEX_DIR_ENV = "SKOLSAM_SS12000_INDEX_DIR"
+SUBDIR = "ss12000"
+
+OBJECT_ENTITIES = ("organisations", "persons", "syllabuses", "grades")
+SOURCE_ENTITIES = (*OBJECT_ENTITIES, "aggregatedAttendance", "deletedEntities")
+
+# /deletedEntities: `entities` takes EndPointsEnum values; the answer is keyed by these names
+# (``activitites`` is the spec's own spelling).
+DELETED_KEYS = {
+    "Absence": "absences", "AttendanceEvent": "attendanceEvents", "Attendance": "attendances",
+    "Grade": "grades", "CalendarEvent": "calendarEvents", "AttendanceSchedule": "attendanceSchedules",
+    "Resource": "resources", "Room": "rooms", "Activity": "activitites", "Duty": "duties",
+    "Placement": "placements", "StudyPlan": "studyPlans", "Programme": "programmes", "Syllabus": "syllabuses",
+    "SchoolUnitOffering": "schoolUnitOfferings", "Group": "groups", "Person": "persons",
+    "Organisation": "organisations",
+}
+_DELETED_KEY_SET = set(DELETED_KEYS.values()) | {"activities"}
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MICRO = dt.timedelta(microseconds=1)
+
+
+class DatasetError(ValueError):
+    """The dataset folder cannot be served (missing folder, a line that is not JSON, ...)."""
+
+
+def parse_timestamp(value: Any) -> int | None:
+    """RFC 3339 date-time -> UTC microseconds since 1970 (naive values are taken as UTC); None if invalid."""
+    if not isinstance(value, str):
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return (t - _EPOCH) // _MICRO
+
+
+def format_timestamp(micros: int) -> str:
+    """UTC microseconds -> RFC 3339 with a Z, the inverse of parse_timestamp."""
+    return (_EPOCH + dt.timedelta(microseconds=micros)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def normalise_deleted_entity(name: Any) -> str | None:
+    """'Grade' or 'grades' -> 'grades'; None if it names no known entity."""
+    if not isinstance(name, str):
+        return None
+    if name in DELETED_KEYS:
+        return DELETED_KEYS[name]
+    if name == "activities":
+        return "activitites"
+    return name if name in _DELETED_KEY_SET else None
+
+
+def _ref(value: Any) -> str | None:
+    if isinstance(value, dict):
+        v = value.get("id")
+        return v if isinstance(v, str) else None
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+# Extra columns per object entity: (column, value of an object).
+EXTRA_COLUMNS: dict[str, list[tuple[str, Callable[[dict], Any]]]] = {
+    "organisations": [
+        ("org_type", lambda o: _text(o.get("organisationType"))),
+        ("school_unit_code", lambda o: _text(o.get("schoolUnitCode"))),
+        ("organisation_code", lambda o: _text(o.get("organisationCode"))),
+        ("municipality_code", lambda o: _text(o.get("municipalityCode"))),
+        ("parent", lambda o: _ref(o.get("parentOrganisation"))),
+    ],
+    "persons": [],
+    "syllabuses": [],
+    "grades": [
+        ("student", lambda o: _ref(o.get("student"))),
+        # The spec's Grade names the school unit `organisation` but requires `schoolUnit` (2.1.0 slip).
+        ("organisation", lambda o: _ref(o.get("organisation")) or _ref(o.get("schoolUnit"))),
+        ("registered_by", lambda o: _ref(o.get("registeredBy"))),
+        ("registered_date", lambda o: _text(o.get("registeredDate"))),
+    ],
+}
+
+
+def default_index_dir() -> Path:
+    env = os.environ.get(INDEX_DIR_ENV)
+    return Path(env) if env else Path(tempfile.gettempdir()) / "skolsam-ss12000-index"
+
+
+def source_files(dataset: Path) -> dict[str, Path | None]:
+    """The file serving each entity: ``<entity>.jsonl``, else ``<entity>.json``, else None."""
+    folder = Path(dataset) / SUBDIR
+    out: dict[str, Path | None] = {}
+    for entity in SOURCE_ENTITIES:
+        found = None
+        for suffix in (".jsonl", ".json"):
+            p = folder / f"{entity}{suffix}"
+            if p.is_file():
+                found = p
+                break
+        out[entity] = found
+    return out
+
+
+def source_state(dataset: Path) -> tuple:
+    """What the index depends on: every source file's name, size and mtime (ns)."""
+    state = []
+    for entity, path in source_files(dataset).items():
+        if path is None:
+            state.append((entity, None, 0, 0))
+        else:
+            st = path.stat()
+            state.append((entity, path.name, st.st_size, st.st_mtime_ns))
+    return tuple(state)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading the dataset files
+# --------------------------------------------------------------------------------------------------------
+def iter_source(path: Path) -> Iterator[tuple[bytes, Any]]:
+    """(raw JSON text, parsed object) for every object of a .jsonl or {"data": [...]} .json file."""
+    loads = orjson.loads
+    if path.suffix == ".jsonl":
+        with open(path, "rb", buffering=1 << 20) as fh:
+            for lineno, line in enumerate(fh, 1):
+                raw = line.strip()
+                if not raw:
+                    continue
+                try:
+                    obj = loads(raw)
+                except orjson.JSONDecodeError:
+                    raise DatasetError(f"{path.name} line {lineno} is not JSON") from None
+                yield raw, obj
+        return
+    try:
+        doc = loads(path.read_bytes())
+    except orjson.JSONDecodeError:
+        raise DatasetError(f"{path.name} is not JSON") from None
+    items = doc.get("data") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise DatasetError(f"{path.name} holds no data array")
+    dumps = orjson.dumps
+    for obj in items:
+        yield dumps(obj), obj
+
+
+def _object_rows(entity: str, path: Path) -> Iterator[tuple]:
+    extra = [f for _, f in EXTRA_COLUMNS[entity]]
+    n = 0
+    for raw, obj in iter_source(path):
+        n += 1
+        if not isinstance(obj, dict):
+            raise DatasetError(f"{path.name}: object {n} is not a JSON object")
+        meta = obj.get("meta")
+        if isinstance(meta, dict):
+            modified = parse_timestamp(meta.get("modified"))
+            created = parse_timestamp(meta.get("created"))
+        else:
+            modified = created = None
+        oid = obj.get("id")
+        yield (oid if isinstance(oid, str) else None, modified or 0, created or 0, raw,
+               *[f(obj) for f in extra])
+
+
+# --------------------------------------------------------------------------------------------------------
+# Building
+# --------------------------------------------------------------------------------------------------------
+def build_index(dataset: Path, target: Path) -> dict[str, int]:
+    """Index the dataset into a new SQLite file at ``target``. Returns the record count per entity."""
+    files = source_files(dataset)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.unlink()
+    conn = sqlite3.connect(target, isolation_level=None)
+    counts: dict[str, int] = {}
+    try:
+        conn.executescript(
+            """PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;
+               PRAGMA temp_store=MEMORY; PRAGMA cache_size=-262144;"""
+        )
+        conn.execute("BEGIN")
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        for entity in OBJECT_ENTITIES:
+            cols = [c for c, _ in EXTRA_COLUMNS[entity]]
+            coldefs = "".join(f", {c} TEXT" for c in cols)
+            conn.execute(
+                f"CREATE TABLE {entity} (seq INTEGER PRIMARY KEY, id TEXT, modified INTEGER NOT NULL, "
+                f"created INTEGER NOT NULL, raw BLOB NOT NULL{coldefs})"
+            )
+            path = files[entity]
+            if path is not None:
+                marks = ", ".join("?" * (4 + len(cols)))
+                conn.executemany(
+                    f"INSERT INTO {entity} (id, modified, created, raw{''.join(', ' + c for c in cols)}) "
+                    f"VALUES ({marks})",
+                    _object_rows(entity, path),
+                )
+            conn.execute(f"CREATE INDEX {entity}_id ON {entity} (id)")
+            # The same id twice in a file: the later line wins.
+            dupes = conn.execute(
+                f"SELECT count(id) - count(DISTINCT id) FROM {entity}"
+            ).fetchone()[0]
+            if dupes:
+                conn.execute(
+                    f"DELETE FROM {entity} WHERE id IS NOT NULL AND EXISTS "
+                    f"(SELECT 1 FROM {entity} b WHERE b.id = {entity}.id AND b.seq > {entity}.seq)"
+                )
+            conn.execute(f"CREATE INDEX {entity}_modified ON {entity} (modified, seq)")
+            counts[entity] = conn.execute(f"SELECT count(*) FROM {entity}").fetchone()[0]
+
+        counts["aggregatedAttendance"] = _build_attendance(conn, files["aggregatedAttendance"])
+        counts["deletedEntities"] = _build_deleted(conn, files["deletedEntities"])
+        conn.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            [("version", INDEX_VERSION), ("counts", orjson.dumps(counts).decode())],
+        )
+        conn.execute("COMMIT")
+        conn.execute("ANALYZE")
+    finally:
+        conn.close()
+    return counts
+
+
+def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
+    conn.execute("CREATE TABLE att_student (s INTEGER PRIMARY KEY, id TEXT NOT NULL)")
+    conn.execute("CREATE TABLE att_activity (a INTEGER PRIMARY KEY, id TEXT NOT NULL)")
+    conn.execute(
+        """CREATE TABLE att (s INTEGER NOT NULL, a INTEGER NOT NULL, start TEXT NOT NULL, "end" TEXT NOT NULL,
+                             seq INTEGER NOT NULL, offered INTEGER, attended INTEGER, valid INTEGER,
+                             invalid INTEGER, other INTEGER, reported INTEGER,
+                             PRIMARY KEY (s, a, start, "end", seq)) WITHOUT ROWID"""
+    )
+    if path is None:
+        return 0
+    students: dict[str, int] = {}
+    activities: dict[str, int] = {}
+
+    def num(v: Any) -> int | None:
+        return v if type(v) is int else None
+
+    def rows() -> Iterator[tuple]:
+        seq = 0
+        for _raw, o in iter_source(path):
+            seq += 1
+            if not isinstance(o, dict):
+                raise DatasetError(f"{path.name}: record {seq} is not a JSON object")
+            sid = _ref(o.get("student"))
+            aid = _ref(o.get("activity"))
+            start, end = o.get("startDate"), o.get("endDate")
+            if sid is None or aid is None or not isinstance(start, str) or not isinstance(end, str):
+                continue  # cannot be summed per student and activity inside a window
+            s = students.get(sid)
+            if s is None:
+                s = students[sid] = len(students) + 1
+            a = activities.get(aid)
+            if a is None:
+                a = activities[aid] = len(activities) + 1
+            yield (s, a, start, end, seq, num(o.get("offeredSum")), num(o.get("attendanceSum")),
+                   num(o.get("validAbsenceSum")), num(o.get("invalidAbsenceSum")),
+                   num(o.get("otherAttendanceSum")), num(o.get("reportedSum")))
+
+    conn.executemany("INSERT INTO att VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows())
+    conn.executemany("INSERT INTO att_student VALUES (?, ?)", ((n, i) for i, n in students.items()))
+    conn.executemany("INSERT INTO att_activity VALUES (?, ?)", ((n, i) for i, n in activities.items()))
+    n, lo, hi = conn.execute('SELECT count(*), min(start), max("end") FROM att').fetchone()
+    if n:
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", [("att_min_start", lo), ("att_max_end", hi)])
+    return n
+
+
+def _build_deleted(conn: sqlite3.Connection, path: Path | None) -> int:
+    conn.execute(
+        "CREATE TABLE deleted (seq INTEGER PRIMARY KEY, entity TEXT NOT NULL, id TEXT NOT NULL, "
+        "deleted_at INTEGER NOT NULL)"
+    )
+    if path is not None:
+        def rows() -> Iterator[tuple]:
+            for _raw, o in iter_source(path):
+                if not isinstance(o, dict):
+                    continue
+                entity = normalise_deleted_entity(o.get("entity"))
+                oid = o.get("id")
+                if entity is None or not isinstance(oid, str):
+                    continue
+                yield entity, oid, parse_timestamp(o.get("deletedAt")) or 0
+
+        conn.executemany("INSERT INTO deleted (entity, id, deleted_at) VALUES (?, ?, ?)", rows())
+    conn.execute("CREATE INDEX deleted_at ON deleted (deleted_at, seq)")
+    return conn.execute("SELECT count(*) FROM deleted").fetchone()[0]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Serving
+# --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AttendanceRow:
+    student: str
+    activity: str
+    offered: int | None
+    attended: int | None
+    valid: int | None
+    invalid: int | None
+    other: int | None
+    reported: int | None
+    key: tuple[int, int]
+
+
+# Filters on object lists: name -> (SQL condition, takes a list of values)
+_OBJECT_FILTERS: dict[str, tuple[str, bool]] = {
+    "modified_after": ("modified > ?", False),
+    "modified_before": ("modified <= ?", False),
+    "created_after": ("created > ?", False),
+    "created_before": ("created <= ?", False),
+    "org_type": ("org_type IN ({})", True),
+    "school_unit_code": ("school_unit_code IN ({})", True),
+    "organisation_code": ("organisation_code IN ({})", True),
+    "municipality_code": ("municipality_code = ?", False),
+    "parent": ("parent IN ({})", True),
+    "student": ("student = ?", False),
+    "organisation": ("organisation = ?", False),
+    "registered_by": ("registered_by = ?", False),
+    "registered_on_or_after": ("registered_date >= ?", False),
+    "registered_on_or_before": ("registered_date <= ?", False),
+}
+
+
+class DatasetIndex:
+    """The index of one dataset folder, rebuilt when its files change. Thread-safe."""
+
+    def __init__(self, dataset: Path, index_dir: Path | None = None, *, check_interval: float = 0.0):
+        self.dataset = Path(dataset).resolve()
+        if not (self.dataset / SUBDIR).is_dir():
+            raise DatasetError(f"{self.dataset} is not a dataset folder (no {SUBDIR}/ inside)")
+        self.index_dir = Path(index_dir) if index_dir else default_index_dir()
+        self.check_interval = check_interval
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._state: tuple | None = None
+        self._path: Path | None = None
+        self._checked_at = 0.0
+        self.generation = 0
+        self.counts: dict[str, int] = {}
+        self.build_seconds: float | None = None
+        self._att_ids: tuple[list[str], list[str], dict[str, int]] | None = None
+        self._att_span: tuple[str | None, str | None] = (None, None)
+
+    # -- keeping it current ---------------------------------------------------------------------------
+    def _file_for(self, state: tuple) -> Path:
+        where = hashlib.sha256(str(self.dataset).encode()).hexdigest()[:16]
+        what = hashlib.sha256(repr((INDEX_VERSION, state)).encode()).hexdigest()[:16]
+        return self.index_dir / f"{where}-{what}.sqlite"
+
+    def ensure(self) -> Path:
+        """The current index file, (re)built if the dataset's files changed since it was made."""
+        now = time.monotonic()
+        if self._path is not None and self.check_interval and now - self._checked_at < self.check_interval:
+            return self._path
+        state = source_state(self.dataset)
+        if state == self._state and self._path is not None:
+            self._checked_at = now
+            return self._path
+        with self._lock:
+            state = source_state(self.dataset)
+            if state != self._state or self._path is None:
+                self._switch(state, force=False)
+            self._checked_at = time.monotonic()
+            return self._path  # type: ignore[return-value]
+
+    def reload(self) -> None:
+        """Rebuild the index now, whatever the files' size and mtime say."""
+        with self._lock:
+            self._switch(source_state(self.dataset), force=True)
+
+    def _switch(self, state: tuple, force: bool) -> None:
+        path = self._file_for(state)
+        t0 = time.perf_counter()
+        if force or not self._valid(path):
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.building")
+            try:
+                build_index(self.dataset, tmp)
+                os.replace(tmp, path)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+            self.build_seconds = round(time.perf_counter() - t0, 3)
+            log.info("indexed SS 12000 dataset in %.1fs", self.build_seconds)
+            self._remove_stale(path)
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as c:
+            meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
+        self.counts = orjson.loads(meta["counts"])
+        self._att_span = (meta.get("att_min_start"), meta.get("att_max_end"))
+        self._state, self._path = state, path
+        self._att_ids = None
+        self.generation += 1
+
+    @staticmethod
+    def _valid(path: Path) -> bool:
+        if not path.exists():
+            return False
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as c:
+                row = c.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            return row is not None and row[0] == INDEX_VERSION
+        except sqlite3.Error:
+            return False
+
+    def _remove_stale(self, keep: Path) -> None:
+        prefix = keep.name.split("-", 1)[0] + "-"
+        for p in self.index_dir.glob(f"{prefix}*.sqlite"):
+            if p != keep:
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's read-only connection to the current index."""
+        path = self.ensure()
+        local = self._local
+        if getattr(local, "path", None) != path:
+            old = getattr(local, "conn", None)
+            if old is not None:
+                old.close()
+            conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA mmap_size=2147483648")
+            local.conn, local.path = conn, path
+        return local.conn
+
+    # -- queries --------------------------------------------------------------------------------------
+    def list_objects(self, entity: str, filters: dict[str, Any], key: Sequence[int] | None,
+                     limit: int) -> tuple[list[tuple[int, int, bytes]], bool]:
+        """Up to ``limit`` objects in (modified, seq) order after ``key``; and whether more follow."""
+        if entity not in OBJECT_ENTITIES:
+            raise KeyError(entity)
+        where: list[str] = []
+        args: list[Any] = []
+        for name, value in filters.items():
+            cond, many = _OBJECT_FILTERS[name]
+            if key is not None and name == "modified_after":
+                continue  # implied by the key, and leaving it out keeps the index range on the key
+            if many:
+                values = list(value)
+                where.append(cond.format(", ".join("?" * len(values))))
+                args.extend(values)
+            else:
+                where.append(cond)
+                args.append(value)
+        if key is not None:
+            where.insert(0, "(modified, seq) > (?, ?)")
+            args[0:0] = [int(key[0]), int(key[1])]
+        sql = (f"SELECT modified, seq, raw FROM {entity} WHERE {' AND '.join(where) or '1'} "
+               f"ORDER BY modified, seq LIMIT ?")
+        rows = self.connection().execute(sql, (*args, limit + 1)).fetchall()
+        return rows[:limit], len(rows) > limit
+
+    def get_object(self, entity: str, oid: str) -> bytes | None:
+        if entity not in OBJECT_ENTITIES:
+            raise KeyError(entity)
+        row = self.connection().execute(f"SELECT raw FROM {entity} WHERE id = ?", (oid,)).fetchone()
+        return row[0] if row else None
+
+    def _attendance_ids(self) -> tuple[list[str], list[str], dict[str, int]]:
+        ids = self._att_ids
+        gen = self.generation
+        if ids is None:
+            conn = self.connection()
+            students = [""] + [r[0] for r in conn.execute("SELECT id FROM att_student ORDER BY s")]
+            activities = [""] + [r[0] for r in conn.execute("SELECT id FROM att_activity ORDER BY a")]
+            ids = (students, activities, {sid: n for n, sid in enumerate(students) if n})
+            if gen == self.generation:
+                self._att_ids = ids
+        return ids
+
+    def attendance(self, start: str, end: str, students: Sequence[str] | None, key: Sequence[int] | None,
+                   limit: int) -> tuple[list[AttendanceRow], bool]:
+        """Sums per (student, activity) of the records lying inside [start, end], in key order after ``key``."""
+        conn = self.connection()
+        lo, hi = self._att_span
+        if lo is None or hi is None or end < lo or start > hi:
+            return [], False  # no record can lie inside the window
+        student_ids, activity_ids, student_no = self._attendance_ids()
+        where = ['start >= ?', '"end" <= ?']
+        args: list[Any] = [start, end]
+        if key is not None:
+            where.insert(0, "(s, a) > (?, ?)")
+            args[0:0] = [int(key[0]), int(key[1])]
+        if students is not None:
+            nos = [student_no[s] for s in students if s in student_no]
+            if not nos:
+                return [], False
+            where.append(f"s IN ({', '.join('?' * len(nos))})")
+            args.extend(nos)
+        sql = (f"SELECT s, a, sum(offered), sum(attended), sum(valid), sum(invalid), sum(other), sum(reported) "
+               f"FROM att WHERE {' AND '.join(where)} GROUP BY s, a ORDER BY s, a LIMIT ?")
+        rows = conn.execute(sql, (*args, limit + 1)).fetchall()
+        more = len(rows) > limit
+        out = [AttendanceRow(student_ids[r[0]], activity_ids[r[1]], *r[2:], key=(r[0], r[1])) for r in rows[:limit]]
+        return out, more
+
+    def deleted(self, after: int | None, entities: Sequence[str] | None, key: Sequence[int] | None,
+                limit: int) -> tuple[list[tuple[int, int, str, str]], bool]:
+        """Deletions in (deleted_at, seq) order after ``key``: rows of (deleted_at, seq, entity, id)."""
+        where: list[str] = []
+        args: list[Any] = []
+        if key is not None:
+            where.append("(deleted_at, seq) > (?, ?)")
+            args += [int(key[0]), int(key[1])]
+        elif after is not None:
+            where.append("deleted_at > ?")
+            args.append(after)
+        if entities is not None:
+            where.append(f"entity IN ({', '.join('?' * len(entities))})")
+            args.extend(entities)
+        sql = (f"SELECT deleted_at, seq, entity, id FROM deleted WHERE {' AND '.join(where) or '1'} "
+               f"ORDER BY deleted_at, seq LIMIT ?")
+        rows = self.connection().execute(sql, (*args, limit + 1)).fetchall()
+        return rows[:limit], len(rows) > limit
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+            self._local.path = None

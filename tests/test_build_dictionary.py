@@ -1,0 +1,65 @@
+"""The data dictionary cannot drift: docs/data_dictionary.md, skolsam.warehouse.dictionary and the real
+tables (information_schema) must agree, and the column order is DESIGN section 5's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from skolsam.warehouse import dictionary
+from test_build_core import query
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "data_dictionary.md"
+
+DESIGN_COLUMNS = {  # DESIGN 5, in its order
+    "mart.participant_term": """student_key, programme, term, district, school_unit_code, school_year, sex,
+        subjects_graded, subjects_passed, share_passed, merit_value,
+        eligible_vocational, eligible_hp_ek_hu_sa, eligible_hp_na_te, eligible_hp_es,
+        offered_minutes, attended_minutes, valid_absence_minutes, invalid_absence_minutes,
+        absence_rate, invalid_absence_rate, absence_band,
+        prev_term, prev_share_passed, share_passed_change, prev_merit_value, merit_value_change,
+        prev_absence_rate, absence_rate_change""",
+    "mart.group_term": """term, population, programme, district, sex, school_year,
+        n_students, share_passed_mean, improved_share, merit_value_mean, eligible_vocational_share,
+        absence_rate_mean, high_absence_share, very_high_absence_share, suppressed""",
+}
+
+
+def _doc_columns() -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^## `([a-z_.]+)`", line)
+        if m:
+            current = out.setdefault(m.group(1), [])
+            continue
+        m = re.match(r"^\| \d+ \| `([a-z_]+)` \| ([a-z ]+) \|", line)
+        if m and current is not None:
+            current.append((m.group(1), m.group(2)))
+    return out
+
+
+def test_dictionary_follows_design_order():
+    for t in dictionary.TABLES:
+        assert t.column_names == [c.strip() for c in DESIGN_COLUMNS[t.name].split(",")]
+        assert all(c.meaning and c.rule and c.unit for c in t.columns)
+
+
+def test_document_is_rendered_from_the_dictionary():
+    assert DOC.read_text(encoding="utf-8") == dictionary.render_markdown(), \
+        "regenerate: python -m skolsam.warehouse.dictionary > docs/data_dictionary.md"
+
+
+@pytest.mark.postgres
+def test_document_matches_the_real_tables(warehouse_url):
+    doc = _doc_columns()
+    assert set(doc) == {t.name for t in dictionary.TABLES}
+    for name, columns in doc.items():
+        schema, table = name.split(".")
+        for s in (schema, "mart_candidate"):
+            real = query(warehouse_url, """SELECT column_name, data_type FROM information_schema.columns
+                                            WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position""",
+                         (s, table))
+            assert real == columns, f"{s}.{table}"
