@@ -23,7 +23,7 @@ from skolsam.airflow.defaults import default_args
 
 @dag(
     dag_id="skolsam_ingest_enrollment",
-    schedule=timedelta(minutes=30),
+    schedule=timedelta(minutes=30),  # polling; an AssetWatcher or a deferrable FileSensor could replace it
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

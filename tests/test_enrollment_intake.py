@@ -276,3 +276,19 @@ def test_missing_landing_folder(tmp_path, warehouse_url, pseudonymiser):
         ingest_landing(str(tmp_path / "nowhere"), warehouse_url, pseudonymiser)
     summary = ingest_landing(str(tmp_path / "made"), warehouse_url, pseudonymiser, create=True)
     assert summary["files"] == [] and (tmp_path / "made").is_dir()
+
+
+def test_command_line(tmp_path, warehouse_url, pseudonymiser, capsys):
+    from skolsam import cli
+
+    landing = tmp_path / "landing"
+    ef.write(landing, "ppss.csv", [ef.row(1), ef.row(2, district="Solna")])
+    assert cli.main(["ingest", "--landing", str(landing), "--warehouse-url", warehouse_url, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["loaded"], out["rows_loaded"], out["rows_quarantined"]) == (1, 1, 1)
+    single = ef.write(tmp_path, "kpkf.csv", [ef.row(3, programme="KP/KF")])
+    assert cli.main(["ingest", "--file", str(single), "--warehouse-url", warehouse_url]) == 0
+    text = capsys.readouterr().out
+    assert "kpkf.csv: loaded: 1 read, 1 loaded, 0 quarantined, 0 erased" in text
+    assert single.exists()
+    assert q(warehouse_url, "SELECT count(*) FROM staging.enrollment") == [(2,)]

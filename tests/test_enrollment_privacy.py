@@ -72,7 +72,8 @@ def dirty_landing(tmp_path):
         ef.row(108, consent="nej"), ef.row(109, consent="kanske"), ef.row(110, unit="12-34"),
         ef.row(111, number=ef.pnr(111, coordination=True, form="12dash")),
     ], encoding="cp1252")
-    ef.write(landing, "handgjord_bom_komma.csv", [ef.row(112, number=ef.pnr(112, form="12")), ef.row(101, end="2026-06-12")],
+    ef.write(landing, "handgjord_bom_komma.csv",
+             [ef.row(112, number=ef.pnr(112, form="12")), ef.row(101, end="2026-06-12")],
              encoding="utf-8-sig", delimiter=",", quote_all=True)
     # Rejected lists that still carry numbers and names.
     ef.write(landing, "fel_kolumner.csv", [ef.row(113), ef.row(114)],

@@ -1,8 +1,10 @@
 -- Least privilege. Student-level data (staging, core, mart.participant_term) is for the loader and
 -- analysts only; the reader role sees nothing but the suppressed aggregate mart.group_term.
-GRANT USAGE ON SCHEMA staging, core, mart, audit TO skolsam_loader;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA staging, core, mart, audit TO skolsam_loader;
+GRANT USAGE ON SCHEMA staging, core, mart, mart_candidate, audit TO skolsam_loader;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA staging, core, mart, mart_candidate, audit
+    TO skolsam_loader;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA audit TO skolsam_loader;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA core TO skolsam_loader;
 
 GRANT USAGE ON SCHEMA mart TO skolsam_analyst;
 GRANT SELECT ON ALL TABLES IN SCHEMA mart TO skolsam_analyst;

@@ -119,13 +119,11 @@ def erase(
                 "INSERT INTO audit.erased_ref (person_ref) VALUES (%s) ON CONFLICT (person_ref) DO NOTHING",
                 [(r,) for r in refs],
             )
-    # Quarantine rows keep their reason and file, not the pointer to the pupil.
-    unlinked = conn.execute(
-        "UPDATE audit.quarantine SET record_ref = NULL WHERE record_ref = ANY(%s)", (keys + refs,)
-    ).rowcount
+    # Quarantine rows keep their reason, file and row number, not the pointer to the pupil.
+    conn.execute("UPDATE audit.quarantine SET record_ref = NULL WHERE record_ref = ANY(%s)", (keys + refs,))
     conn.execute(
         "INSERT INTO audit.erasure (run_id, reason, rows_removed) VALUES (%s, %s, %s)",
-        (run_id, reason, Jsonb({**removed, "audit.quarantine (record_ref cleared)": unlinked})),
+        (run_id, reason, Jsonb(removed)),
     )
     log.info("erasure (%s): %d pupil(s), %d row(s) removed", reason, len(keys), sum(removed.values()))
     return removed

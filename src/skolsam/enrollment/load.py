@@ -93,14 +93,11 @@ def _load_enrollment(conn, parsed: ParsedFile, pseudonymiser: Pseudonymiser, *, 
     rejected: list[QuarantineRow] = []
     candidates: list[_Candidate] = []
     for row in parsed.rows:
-        raw = row.values.pop("personnummer", None)
-        try:
-            key, ident = pseudonymiser.key_for(raw)
+        try:  # the number leaves the row here and is not kept past this call
+            key, ident = pseudonymiser.key_for(row.values.pop("personnummer", None))
         except identity.InvalidIdentity as exc:
             rejected.append(QuarantineRow(exc.reason, row.number))
             continue
-        finally:
-            raw = None  # noqa: F841 - the number is not kept past this point
         consent = v.consent(row.values.get("samtycke"))
         if row.malformed:
             facts, reasons = None, [v.ROW_MALFORMED]
@@ -189,14 +186,11 @@ def _load_erasure(conn, parsed: ParsedFile, pseudonymiser: Pseudonymiser, *, fil
     rejected: list[QuarantineRow] = []
     keys: set[str] = set()
     for row in parsed.rows:
-        raw = row.values.pop("personnummer", None)
         try:
-            key, _ = pseudonymiser.key_for(raw)
+            key, _ = pseudonymiser.key_for(row.values.pop("personnummer", None))
         except identity.InvalidIdentity as exc:
             rejected.append(QuarantineRow(exc.reason, row.number))
             continue
-        finally:
-            raw = None  # noqa: F841
         keys.add(key)
         out.inserted += 1  # a request row acted upon
     parsed.rows.clear()

@@ -31,6 +31,14 @@ RESULTS_FOLDER = ".validation_results"
 KEEP_VALIDATIONS = 20          # per suite and table
 OVERVIEW_ROWS = 60
 _OVERVIEW_MARK = "<!-- skolsam-overview -->"
+_MARKS_MARK = "<!-- skolsam-status-marks -->"
+# Validation pages show pass/fail as icons of a web font from a CDN. Offline, these words stand in; placed
+# before the page's own stylesheets and no more specific than the font's rules, so the icons win online.
+_STATUS_MARKS = _MARKS_MARK + """
+<style>
+.fa-check-circle::before { content: "\\2713  passed"; color: #155724; }
+.fa-times::before { content: "\\2717  FAILED"; color: #721c24; font-weight: bold; }
+</style>"""
 
 
 def default_dir() -> Path:
@@ -175,6 +183,16 @@ def write_overview(index: Path, rows: list[OverviewRow]) -> None:
     index.write_text(text[:pos] + "\n" + block + text[pos:], encoding="utf-8")
 
 
+def add_status_marks(page: Path) -> None:
+    """Give a validation page words for its pass/fail icons, for when the icon font cannot load."""
+    text = page.read_text(encoding="utf-8")
+    pos = text.find("<head>")
+    if _MARKS_MARK in text or pos < 0:
+        return
+    pos += len("<head>")
+    page.write_text(text[:pos] + "\n" + _STATUS_MARKS + text[pos:], encoding="utf-8")
+
+
 def build(context, docs_dir: Path, validation_keys: list, suite_names: list[str]) -> Path:
     """Prune old results, render this run's pages (its validations, every suite) and the index, add the
     overview, and scrub as a last line of defence. Older validation pages are left as they were."""
@@ -185,6 +203,10 @@ def build(context, docs_dir: Path, validation_keys: list, suite_names: list[str]
         log.info("Data Docs: pruned %d old validation result(s)", removed)
     resources = list(validation_keys) + [ExpectationSuiteIdentifier(name=n) for n in suite_names]
     context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=resources)
+    for key in validation_keys:
+        page = docs_dir / page_path(key)
+        if page.is_file():
+            add_status_marks(page)
     index = docs_dir / "index.html"
     write_overview(index, _overview_rows(context))
     # The results stored were sanitised already; this only matters if GX renders something new.

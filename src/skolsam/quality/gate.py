@@ -77,6 +77,7 @@ class GateResult:
     gate_id: str
     run_id: int | None
     suites: dict[str, str] = field(default_factory=dict)        # suite -> table validated (schema.table)
+    suite_seconds: dict[str, float] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
     data_docs: str | None = None                                # index.html
     seconds: float = 0.0
@@ -105,6 +106,7 @@ class GateResult:
             "warnings": [c.describe() for c in self.warnings],
             "data_docs": self.data_docs,
             "seconds": round(self.seconds, 2),
+            "suite_seconds": {k: round(v, 2) for k, v in self.suite_seconds.items()},
         }
 
 
@@ -299,12 +301,16 @@ def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: 
                 result.checks.append(_failure(suite, table, vid, "table_available", exc))
                 continue
             expectations = render(suite, template_parameters(settings, schema=schema, table=suite.table, as_of=as_of))
+            began = time.perf_counter()
             try:
                 ordered, batch_meta, batch_id = _validate(batch_definition, suite, expectations, dict(gx_params_base))
             except Exception as exc:
                 log.exception("suite %s could not be validated on %s", suite.name, table)
                 result.checks.append(_failure(suite, table, vid, "validation_error", exc))
                 continue
+            finally:
+                result.suite_seconds[suite.name] = time.perf_counter() - began
+            log.info("suite %s on %s: %.1fs", suite.name, table, result.suite_seconds[suite.name])
             run = RunIdentifier(run_name=gate_id, run_time=dt.datetime.now(dt.timezone.utc))
             by_check = {e["meta"]["check"]: e for e in expectations}
             for r in ordered:

@@ -24,12 +24,12 @@ Each step (prepare, gate, publish) writes an ``audit.load_run`` row with source 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
 import time
 import uuid
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -132,7 +132,7 @@ def run_models(conn: psycopg.Connection, selected: Sequence[Model]) -> dict[str,
         except psycopg.Error as exc:
             raise BuildError(f"model {model.key} failed: {type(exc).__name__}: {exc}") from exc
         timings[model.key] = round(time.perf_counter() - t0, 3)
-        log.info("model %s: %.2fs", model.key, timings[model.key])
+        log.debug("model %s: %.2fs", model.key, timings[model.key])
     return timings
 
 

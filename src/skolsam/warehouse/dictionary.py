@@ -105,6 +105,34 @@ GROUP_TERM = Table(
 
 TABLES: tuple[Table, ...] = (PARTICIPANT_TERM, GROUP_TERM)
 
+# Readings of DESIGN where it is silent, kept beside the columns so analysts see them.
+NOTES: tuple[tuple[str, str], ...] = (
+    ("SV and SVA", "Alternatives (Skolverket): a pupil with grades in both has one subject, the better grade, "
+     "in the subject counts, the merit value and the eligibility."),
+    ("Moderna språk and modersmål", "Both are graded subjects in share_passed and count as \"other subjects\" "
+     "for eligibility. Modersmål may be one of the 16 merit grades; only the best moderna språk counts, as the "
+     "17th."),
+    ("Grades left out", "A grade without semester and year (no term), of a syllabus without a subject "
+     "designation, or with a value other than A–F or `-`; deleted grades."),
+    ("Participants not found in SS 12000", "Left out of both marts: with no sex, school or protection status "
+     "known they could not be placed in a group, nor shown safely. The build reports their number per term "
+     "and the match-rate gate stops a build when too many are missing."),
+    ("Open enrollment periods", "A period without an end date runs until the build's reference date (the day "
+     "it runs), so a programme never has participants in a term that has not begun."),
+    ("Attendance windows", "Per pupil and term, the latest extracted window counts; minutes of an earlier, "
+     "shorter window of the same term are not added."),
+    ("Comparison pupils", "Pupils enrolled in a programme for even one day of the term are never comparison "
+     "pupils, even when that is shorter than participation_min_overlap_days."),
+    ("School years outside 6–9", "Participant rows keep the year; in group_term such pupils (and pupils "
+     "without a year) count under school_year `ALL` only."),
+    ("Suppression", "Rows of fewer than suppression_min_n pupils are hidden. In every set of rows that differ "
+     "in one dimension, with its `ALL` row shown, there is never exactly one small hidden part: one hidden row "
+     "gets a second (the shown row with the fewest pupils, or else the `ALL` row), repeated until stable. Pupils "
+     "the total counts but no row of the set shows (an unknown school year, say) are such a hidden part when "
+     "fewer than suppression_min_n. A comparison row is hidden when it has fewer than suppression_min_n pupils "
+     "or its participants row is hidden; comparison rows then get the same secondary suppression."),
+)
+
 
 def table(name: str) -> Table:
     for t in TABLES:
@@ -134,6 +162,9 @@ def render_markdown() -> str:
         for i, c in enumerate(t.columns, 1):
             lines.append(f"| {i} | `{c.name}` | {c.type} | {_cell(c.unit)} | {_cell(c.meaning)} | {_cell(c.rule)} |")
         lines.append("")
+    lines += ["## Rules where DESIGN is silent", ""]
+    lines += [f"- **{title}.** {text}" for title, text in NOTES]
+    lines.append("")
     return "\n".join(lines)
 
 
