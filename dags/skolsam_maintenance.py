@@ -1,4 +1,4 @@
-"""Weekly housekeeping: audit retention, the erasure safety net, planner statistics.
+"""Weekly housekeeping: the erasure safety net, audit retention, raw-file retention, planner statistics.
 
 Wiring only; the work is in skolsam.maintenance.
 """
@@ -37,13 +37,22 @@ def skolsam_maintenance():
         return maintenance.purge_audit(runtime.warehouse_url(), runtime.settings().audit_retention_days)
 
     @task
+    def purge_landing_archive() -> int:
+        from skolsam import maintenance
+        from skolsam.airflow import runtime
+        from skolsam.enrollment.intake import landing_location
+
+        settings = runtime.settings()
+        return maintenance.purge_landing_archive(landing_location(settings), settings.landing_archive_retention_days)
+
+    @task
     def analyze() -> None:
         from skolsam import maintenance
         from skolsam.airflow import runtime
 
         maintenance.analyze(runtime.warehouse_url())
 
-    enforce_erasures() >> purge_audit() >> analyze()
+    enforce_erasures() >> purge_audit() >> purge_landing_archive() >> analyze()
 
 
 skolsam_maintenance()

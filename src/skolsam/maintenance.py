@@ -60,3 +60,32 @@ def enforce_erasures(url: str) -> dict[str, int]:
 def analyze(url: str) -> None:
     with connect(url, autocommit=True) as conn:
         conn.execute("ANALYZE")
+
+
+def purge_landing_archive(landing, retention_days: int, *, now: float | None = None) -> int:
+    """Delete archived and rejected enrollment lists older than the retention period.
+
+    Those files are the raw deliveries: personnummer and names. The warehouse keeps only pseudonyms, so
+    the raw files are kept just long enough to re-process a delivery, then removed. Returns the count.
+    """
+    import time
+
+    from .enrollment.intake import ARCHIVE, REJECTED, landing_fs
+
+    fs, root = landing_fs(landing)
+    cutoff = (now if now is not None else time.time()) - retention_days * 86400
+    removed = 0
+    for sub in (ARCHIVE, REJECTED):
+        folder = f"{root.rstrip('/')}/{sub}"
+        if not fs.exists(folder):
+            continue
+        for entry in fs.ls(folder, detail=True):
+            if entry.get("type") != "file":
+                continue
+            modified = entry.get("mtime") or entry.get("LastModified") or entry.get("created")
+            if hasattr(modified, "timestamp"):
+                modified = modified.timestamp()
+            if modified is not None and float(modified) < cutoff:
+                fs.rm(entry["name"])
+                removed += 1
+    return removed

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from datetime import date
 from pathlib import Path
 
 from . import identity
@@ -32,7 +33,7 @@ class Pseudonymiser:
 
     def key_for(self, raw: object) -> tuple[str, identity.Identity]:
         """Validate, normalise and pseudonymise; raises identity.InvalidIdentity with a reason code."""
-        ident = identity.parse(raw)
+        ident = identity.parse(raw, today=date.today())
         return self.student_key(ident.normalised), ident
 
     def source_ref(self, namespace: str, source_id: str) -> str:

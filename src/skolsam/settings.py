@@ -40,8 +40,13 @@ class Settings:
     enrollment_landing: str = ""
     # Term calendar CSV overriding the packaged one.
     term_calendar: str = ""
-    # Years of audit history kept by maintenance.
+    # Days of audit history kept by maintenance.
     audit_retention_days: int = 730
+    # Days an archived or rejected enrollment list (it holds personnummer and names) is kept in the landing
+    # folder before maintenance deletes it.
+    landing_archive_retention_days: int = 90
+    # Days after a term's last school day before its report is due (grades are set in between).
+    report_delay_days: int = 14
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> "Settings":

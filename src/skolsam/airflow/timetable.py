@@ -40,19 +40,15 @@ if TYPE_CHECKING:
     from airflow.utils.types import DagRunType
     from pendulum import DateTime
 
-DEFAULT_DELAY_DAYS = 14
 DEFAULT_RUN_HOUR = 6
-DELAY_ENV = ("SKOLSAM_REPORT_DELAY_DAYS", "AIRFLOW_VAR_SKOLSAM_REPORT_DELAY_DAYS")
 
 
 def default_delay_days() -> int:
-    """Days between a term's end and its report: SKOLSAM_REPORT_DELAY_DAYS (or the Airflow Variable
-    environment form), 14 otherwise. Read from the environment only, so parsing stays cheap."""
-    for name in DELAY_ENV:
-        raw = os.environ.get(name)
-        if raw:
-            return int(raw)
-    return DEFAULT_DELAY_DAYS
+    """Days between a term's end and its report: the ``report_delay_days`` setting (environment only,
+    so parsing stays cheap)."""
+    from skolsam.settings import Settings
+
+    return Settings.load().report_delay_days
 
 
 def _default_calendar() -> list[TermDates]:
