@@ -191,6 +191,17 @@ def assert_no_personal_data(text: str, data: QualityData, *extra: str) -> None:
     assert not privacy.findings(text), privacy.findings(text)
 
 
+def dq_blocks(out: str) -> list[tuple[str, list[str]]]:
+    """``skolsam dq`` output as (table, [status of each check line]) in printed order."""
+    blocks: list[tuple[str, list[str]]] = []
+    for line in out.splitlines():
+        if line.startswith("  ") and blocks:
+            blocks[-1][1].append(line.split()[0])
+        elif line and not line.startswith(("  ", "Quality gate", "Data Docs")):
+            blocks.append((line.split()[0], []))
+    return blocks
+
+
 def run_dq_command(url: str, capsys, **kw) -> tuple[int, str]:
     from skolsam.commands import dq
 
@@ -259,13 +270,15 @@ def test_broken_staging_stops_with_suite_check_and_observed_value(data, capsys):
     code, out = run_dq_command(data.url, capsys)
     assert code == 1
     assert "FAILED" in out.splitlines()[0]
-    lines = [line for line in out.splitlines() if line.startswith("  ")]
-    statuses = [line.split()[0] for line in lines]
-    assert statuses[0] == "FAIL" and "ok" in statuses
-    first_ok = statuses.index("ok")
-    assert all(s == "FAIL" for s in statuses[:3]) or statuses[:first_ok].count("FAIL") >= 1
-    grade_lines = [line for line in lines if "grade_value_known" in line]
-    assert grade_lines and grade_lines[0].split()[:2] == ["FAIL", "critical"] and "'X'" in grade_lines[0]
+    blocks = dq_blocks(out)
+    rank = {"FAIL": 0, "WARN": 1, "ok": 2}
+    for table, statuses in blocks:
+        assert statuses == sorted(statuses, key=rank.__getitem__), table      # failing checks first
+    assert blocks[0][1][0] == "FAIL"                                          # tables with failures first
+    assert {t for t, st in blocks if "FAIL" in st} == {"staging.ss12000_grade", "staging.ss12000_attendance",
+                                                       "staging.ss12000_person"}
+    grade_lines = [line for line in out.splitlines() if "grade_value_known" in line]
+    assert grade_lines[0].split()[:2] == ["FAIL", "critical"] and "'X'" in grade_lines[0]
     assert_no_personal_data(out, data, pnr)
 
 

@@ -124,6 +124,37 @@ def test_run_parameters():
                                               "meta": {"check": "rows"}}]})
 
 
+def test_query_conventions_are_enforced():
+    def suite(query: str) -> dict:
+        return {"name": "x", "meta": {"skolsam": {"schema": "staging", "table": "t"}},
+                "expectations": [{"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": query},
+                                  "meta": {"check": "c", "severity": "warning"}}]}
+
+    suites.check_suite(suite("SELECT b.x FROM {batch} b WHERE b.x < 0"))
+    for bad in ("SELECT x FROM {batch} WHERE x < 0",                # no alias: PostgreSQL < 16 refuses
+                "SELECT x FROM {batch} GROUP BY x",
+                "SELECT x FROM staging.t WHERE x < 0"):             # not the validated table
+        with pytest.raises(suites.SuiteError):
+            suites.check_suite(suite(bad))
+    # a query without a JOIN gets {batch} wrapped, so GX's own "AS subselect" and our alias both fit
+    s = suites.check_suite(suite("SELECT b.x FROM {batch} b WHERE b.x < 0"))
+    assert suites.render(s, {})[0]["kwargs"]["unexpected_rows_query"] == \
+        "SELECT b.x FROM (SELECT * FROM {batch}) b WHERE b.x < 0"
+
+
+def test_gate_failure_pickles():
+    import pickle
+
+    from skolsam.quality.gate import GateResult, QualityGateFailed
+    from skolsam.quality.results import CheckResult
+
+    check = CheckResult("s", "staging.t", "c", "c: expect_x(col)", "critical", False, "1 of 2 rows unexpected", 1, "g:s")
+    exc = QualityGateFailed(GateResult(gate_id="g", run_id=None, checks=[check]))
+    assert "s (staging.t) c: expect_x(col): observed 1 of 2 rows unexpected" in str(exc)
+    again = pickle.loads(pickle.dumps(exc))
+    assert isinstance(again, QualityGateFailed) and str(again) == str(exc)
+
+
 def test_observed_values_withhold_keys_and_personnummer():
     key = "ab" * 32
     nine = "1205019876"[:9]

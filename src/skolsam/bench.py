@@ -61,7 +61,7 @@ def _stage(name: str, args: dict) -> dict:
         from .quality.gate import staging_gate
 
         result = staging_gate(url, settings=settings)
-        return {"checks": len(getattr(result, "results", []) or [])}
+        return {"checks": len(result.checks), "warnings": len(result.warnings)}
     if name == "build":
         from .quality.gate import mart_gate
         from .warehouse.build import build_warehouse

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -70,6 +71,16 @@ class QualityGateFailed(RuntimeError):
         if result.data_docs:
             lines.append(f"  Data Docs: {result.data_docs}")
         super().__init__("\n".join(lines))
+
+    def __reduce__(self):  # picklable (the message only), for task runners that ship exceptions around
+        return _restore_failure, (str(self),)
+
+
+def _restore_failure(message: str) -> QualityGateFailed:
+    exc = QualityGateFailed.__new__(QualityGateFailed)
+    RuntimeError.__init__(exc, message)
+    exc.result = None
+    return exc
 
 
 @dataclass
@@ -138,7 +149,11 @@ def _sanitise(result, key_like: bool) -> None:
 
 def _validate(batch_definition, suite: Suite, expectations: list[dict], params: dict[str, Any]):
     """Validate ``expectations`` on the batch: key-like ones for counts only, the rest with a few values.
-    Returns GX ExpectationValidationResults in the suite's order, sanitised."""
+    Returns GX ExpectationValidationResults in the suite's order, sanitised.
+
+    GX applies one result format to a whole validation (an expectation's own ``result_format`` is
+    overridden by the run's), so the suite runs as two validations with GX's v1 Validator (what
+    ValidationDefinition.run uses), merged back into one result per suite."""
     from great_expectations.validator.v1_validator import Validator
 
     by_check: dict[str, Any] = {}
@@ -285,7 +300,10 @@ def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: 
         ValidationResultIdentifier,
     )
 
-    datasource = context.data_sources.add_sql(name=DATASOURCE, connection_string=url)
+    with warnings.catch_warnings():
+        # GX suggests add_postgres, which refuses the embedded server's Unix-socket URL (DESIGN 9).
+        warnings.filterwarnings("ignore", message=".*more specific PostgresDatasource.*")
+        datasource = context.data_sources.add_sql(name=DATASOURCE, connection_string=url)
     keys = []
     gx_params_base = expectation_parameters(settings, as_of=as_of)
     try:
@@ -313,6 +331,13 @@ def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: 
             log.info("suite %s on %s: %.1fs", suite.name, table, result.suite_seconds[suite.name])
             run = RunIdentifier(run_name=gate_id, run_time=dt.datetime.now(dt.timezone.utc))
             by_check = {e["meta"]["check"]: e for e in expectations}
+            evaluated = {r.expectation_config.meta["check"] for r in ordered}
+            for exp in expectations:
+                if exp["meta"]["check"] not in evaluated:       # never silently skip a check
+                    result.checks.append(CheckResult(
+                        suite=suite.name, table_name=table, check=exp["meta"]["check"], expectation=label(exp),
+                        severity=exp["meta"]["severity"], success=False, observed_value="not evaluated",
+                        unexpected_count=None, validation_id=vid))
             for r in ordered:
                 exp = by_check[r.expectation_config.meta["check"]]
                 result.checks.append(CheckResult(

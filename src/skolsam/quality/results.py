@@ -8,7 +8,6 @@ Nothing here imports Great Expectations, so ``skolsam dq`` stays quick.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import uuid
 from dataclasses import asdict, dataclass
@@ -190,7 +189,3 @@ def latest(url: str, suite: str | None = None) -> list[StoredCheck]:
                 (gate_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%",),
             ).fetchall()
     return [StoredCheck(*r) for r in rows]
-
-
-def summary_json(checks: Iterable[CheckResult]) -> str:
-    return json.dumps([c.as_dict() for c in checks], ensure_ascii=False)

@@ -54,7 +54,8 @@ SEVERITIES = ("critical", "warning")
 KEY_COLUMNS = frozenset({"student_key", "person_ref"})
 # The published marts: what a candidate's row count is compared with.
 PUBLISHED_MART_SCHEMA = "mart"
-# A term counts as over, for the freshness check, this many days after its last day (grades are set).
+# A term counts as over, for the freshness check, report_delay_days after its last day (grades are set
+# by then; the termly report waits as long). This default serves settings without that field.
 FRESHNESS_GRACE_DAYS = 14
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -64,6 +65,9 @@ _CHECK = re.compile(r"^[a-z][a-z0-9_]*$")
 # aliases it) and as "(SELECT ...) AS subselect" when it has none. Our queries always alias {batch}; a query
 # without a JOIN gets it wrapped once more so the alias is legal either way (PostgreSQL < 16 needs aliases).
 _HAS_JOIN = re.compile(r"\bJOIN\b", re.IGNORECASE)
+_BATCH_ALIASED = re.compile(
+    r"\{batch\}\s+(?!(?:WHERE|GROUP|ORDER|HAVING|LIMIT|UNION|JOIN|LEFT|RIGHT|INNER|FULL|CROSS|ON|AS)\b)[a-z_][a-z0-9_]*",
+    re.IGNORECASE)
 
 
 class SuiteError(ValueError):
@@ -141,6 +145,8 @@ def check_suite(data: dict, expected_name: str | None = None) -> Suite:
         query = exp["kwargs"].get("unexpected_rows_query")
         if query is not None and "{batch}" not in query:
             raise SuiteError(f"{where}: check {check!r}: the query must read the validated table as {{batch}}")
+        if query is not None and query.count("{batch}") != len(_BATCH_ALIASED.findall(query)):
+            raise SuiteError(f"{where}: check {check!r}: give {{batch}} an alias every time ({{batch}} b)")
     return Suite(name=name, schema=schema, table=table, data=data)
 
 
@@ -206,8 +212,9 @@ def term_calendar(settings: Settings) -> list[terms_mod.TermDates]:
 
 
 def fresh_terms(settings: Settings, as_of: dt.date) -> list[str]:
-    """The term a mart should hold by ``as_of``: the latest that ended FRESHNESS_GRACE_DAYS before it."""
-    ended = [t for t in term_calendar(settings) if t.end + dt.timedelta(days=FRESHNESS_GRACE_DAYS) <= as_of]
+    """The term a mart should hold by ``as_of``: the latest that ended report_delay_days before it."""
+    grace = dt.timedelta(days=int(getattr(settings, "report_delay_days", FRESHNESS_GRACE_DAYS)))
+    ended = [t for t in term_calendar(settings) if t.end + grace <= as_of]
     return [ended[-1].name] if ended else []
 
 

@@ -68,6 +68,7 @@ def run_extract_benchmark(
                     "loaded": summary["rows_loaded"],
                     "quarantined": summary["rows_quarantined"],
                     "seconds": summary["seconds"],
+                    "stream_seconds": summary.get("stream_seconds"),
                     "records_per_second": round(summary["rows_read"] / summary["seconds"]) if summary["seconds"] else None,
                     "pages": summary["pages"],
                 }

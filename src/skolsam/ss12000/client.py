@@ -64,6 +64,41 @@ class Page:
     size: int  # bytes of the body
 
 
+@dataclass
+class RawPage:
+    """A page as fetched, not yet parsed (see SS12000Client.raw_pages)."""
+
+    path: str
+    number: int
+    body: bytes
+    date: str | None
+    query: dict
+    token: str | None  # the pageToken, read from the end of the body
+    parsed: dict | None = None  # the parsed body, when it had to be parsed to find the token
+
+
+_NO_TOKEN = object()
+
+
+def _tail_token(body: bytes) -> Any:
+    """The top-level pageToken when it is the body's last member (as this stand-in and most servers
+    write it), read without parsing the page; _NO_TOKEN if it is not found that way."""
+    end = body.rstrip()
+    if not end.endswith(b"}"):
+        return _NO_TOKEN
+    i = end.rfind(b'"pageToken"')
+    if i < 0 or not end[:i].rstrip().endswith((b",", b"{")):
+        return _NO_TOKEN
+    rest = end[i + len(b'"pageToken"'):-1].strip()
+    if not rest.startswith(b":"):
+        return _NO_TOKEN
+    try:
+        value = orjson.loads(rest[1:])
+    except orjson.JSONDecodeError:
+        return _NO_TOKEN
+    return value if value is None or isinstance(value, str) else _NO_TOKEN
+
+
 class _Retry(Exception):
     def __init__(self, reason: str, delay: float | None = None):
         super().__init__(reason)
@@ -232,6 +267,79 @@ class SS12000Client:
             return obj, resp
 
         return self._with_retries(what, attempt)
+
+    def get_raw(self, path: str, params: dict | None, *, what: str) -> tuple[bytes, str | None, Any, dict | None]:
+        """GET with retries; the body, its Date header, its pageToken and (only if parsing was needed to
+        find the token) the parsed body. A body whose token cannot be found and that does not parse as a
+        page is retried like a transport error."""
+        url = self.base_url + "/" + path.lstrip("/")
+
+        def attempt():
+            token = self.token()
+            self.stats["requests"] += 1
+            resp = self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+            if resp.status_code == 401:
+                raise _Retry("HTTP 401")
+            self._check_retryable(resp)
+            if resp.status_code != 200:
+                raise SS12000Error(f"{what}: HTTP {resp.status_code} {_error_code(resp)}", status=resp.status_code)
+            body = resp.content
+            self.stats["bytes"] += len(body)
+            page_token = _tail_token(body)
+            parsed = None
+            if page_token is _NO_TOKEN:
+                try:
+                    parsed = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    raise _Retry("the answer could not be parsed as JSON") from None
+                if not _is_page(parsed):
+                    raise _Retry("the answer is not shaped as the spec says")
+                page_token = parsed.get("pageToken")
+                if page_token is not None and not isinstance(page_token, str):
+                    raise _Retry("the answer's pageToken is not a string")
+            return body, resp.headers.get("date"), page_token, parsed
+
+        return self._with_retries(what, attempt)
+
+    def raw_pages(self, path: str, params: dict | None = None, *, limit: int | None = None) -> Iterator[RawPage]:
+        """Every page of a list endpoint, unparsed: the next request goes out as soon as a body has arrived
+        (its pageToken is read from the end of the body), so the server prepares the next page while the
+        caller parses this one with :meth:`parse_page`."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        if limit:
+            query["limit"] = limit
+        seen: set[str] = set()
+        number = 0
+        while True:
+            number += 1
+            body, date, token, parsed = self.get_raw(path, query, what=f"GET {path} page {number}")
+            yield RawPage(path, number, body, date, query, token, parsed)
+            if not token:
+                return
+            if token in seen:
+                raise SS12000Error(f"GET {path} page {number}: the server repeated a page token")
+            seen.add(token)
+            query = {"pageToken": token}
+            if limit:
+                query["limit"] = limit
+
+    def parse_page(self, raw: RawPage) -> Page:
+        """Parse a raw page. A body that does not parse is fetched again (same request, with retries); if
+        it still does not parse, or no longer carries the same pageToken, SS12000Error."""
+        obj = raw.parsed
+        if obj is None:
+            try:
+                obj = orjson.loads(raw.body)
+            except orjson.JSONDecodeError:
+                obj = None
+            if obj is None or not _is_page(obj):
+                what = f"GET {raw.path} page {raw.number}"
+                log.info("%s: the answer could not be parsed; fetching it again", what)
+                self.stats["retries"] += 1
+                obj, _ = self.get_json(raw.path, raw.query, what=what)
+            if obj.get("pageToken") != raw.token:
+                raise SS12000Error(f"GET {raw.path} page {raw.number}: the pageToken changed between reads")
+        return Page(raw.number, obj["data"], raw.date, len(raw.body))
 
     def pages(self, path: str, params: dict | None = None, *, limit: int | None = None) -> Iterator[Page]:
         """Every page of a list endpoint, following ``pageToken`` to the end."""

@@ -36,7 +36,7 @@ import orjson
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "3"
+INDEX_VERSION = "4"
 INDEX_DIR_ENV = "SKOLSAM_SS12000_INDEX_DIR"
 SUBDIR = "ss12000"
 
@@ -218,7 +218,7 @@ def build_index(dataset: Path, target: Path) -> dict[str, int]:
     try:
         conn.executescript(
             """PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;
-               PRAGMA temp_store=MEMORY; PRAGMA cache_size=-262144;"""
+               PRAGMA temp_store=FILE; PRAGMA cache_size=-262144;"""
         )
         conn.execute("BEGIN")
         conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -231,22 +231,25 @@ def build_index(dataset: Path, target: Path) -> dict[str, int]:
             )
             path = files[entity]
             if path is not None:
+                # Loaded in file order, then copied in (modified, seq) order so that a page is read from
+                # consecutive table pages.
+                load = f"load_{entity}"
+                conn.execute(f"CREATE TEMP TABLE {load} AS SELECT * FROM {entity} WHERE 0")
                 marks = ", ".join("?" * (4 + len(cols)))
-                conn.executemany(
-                    f"INSERT INTO {entity} (id, modified, created, raw{''.join(', ' + c for c in cols)}) "
-                    f"VALUES ({marks})",
-                    _object_rows(entity, path),
-                )
+                allcols = f"id, modified, created, raw{''.join(', ' + c for c in cols)}"
+                conn.executemany(f"INSERT INTO {load} ({allcols}) VALUES ({marks})", _object_rows(entity, path))
+                conn.execute(f"UPDATE {load} SET seq = rowid")
+                # The same id twice in a file: the later line wins.
+                dupes = conn.execute(f"SELECT count(id) - count(DISTINCT id) FROM {load}").fetchone()[0]
+                if dupes:
+                    conn.execute(f"CREATE INDEX {load}_id ON {load} (id)")
+                    conn.execute(
+                        f"DELETE FROM {load} WHERE id IS NOT NULL AND EXISTS "
+                        f"(SELECT 1 FROM {load} b WHERE b.id = {load}.id AND b.seq > {load}.seq)"
+                    )
+                conn.execute(f"INSERT INTO {entity} ({allcols}) SELECT {allcols} FROM {load} ORDER BY modified, seq")
+                conn.execute(f"DROP TABLE {load}")
             conn.execute(f"CREATE INDEX {entity}_id ON {entity} (id)")
-            # The same id twice in a file: the later line wins.
-            dupes = conn.execute(
-                f"SELECT count(id) - count(DISTINCT id) FROM {entity}"
-            ).fetchone()[0]
-            if dupes:
-                conn.execute(
-                    f"DELETE FROM {entity} WHERE id IS NOT NULL AND EXISTS "
-                    f"(SELECT 1 FROM {entity} b WHERE b.id = {entity}.id AND b.seq > {entity}.seq)"
-                )
             conn.execute(f"CREATE INDEX {entity}_modified ON {entity} (modified, seq)")
             counts[entity] = conn.execute(f"SELECT count(*) FROM {entity}").fetchone()[0]
 

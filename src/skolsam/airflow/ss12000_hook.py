@@ -1,0 +1,84 @@
+"""Airflow hook for an SS 12000 API (connection type ``ss12000``).
+
+Connection fields: ``host`` = base URL including ``/v2.0`` (e.g. ``https://sis.example.se/v2.0``; a bare
+host name is completed with ``https://``, ``port`` and ``schema`` as the path), ``login`` = OAuth2 client id,
+``password`` = client secret, ``extra`` = ``{"token_url": "...", "timeout": 60, "max_attempts": 6}`` (token_url
+defaults to ``<base URL>/token``).
+
+Nothing heavy is imported at module level: httpx and the extractor are imported when used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+
+class SS12000Hook(BaseHook):
+    conn_name_attr = "ss12000_conn_id"
+    default_conn_name = "skolsam_ss12000"
+    conn_type = "ss12000"
+    hook_name = "SS 12000 API"
+
+    def __init__(self, ss12000_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ss12000_conn_id = ss12000_conn_id
+        self._settings: dict[str, Any] | None = None
+
+    # -- the Connection form ------------------------------------------------------------------------------
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["schema", "port"],
+            "relabeling": {"host": "Base URL (incl. /v2.0)", "login": "Client ID", "password": "Client secret"},
+            "placeholders": {
+                "host": "https://sis.example.se/v2.0",
+                "extra": '{"token_url": "https://sis.example.se/v2.0/token"}',
+            },
+        }
+
+    # -- configuration -----------------------------------------------------------------------------------
+    def _connection_settings(self) -> dict[str, Any]:
+        if self._settings is None:
+            conn = self.get_connection(self.ss12000_conn_id)
+            extra = conn.extra_dejson or {}
+            host = (conn.host or "").strip()
+            if not host:
+                raise ValueError(f"connection {self.ss12000_conn_id} has no host (the SS 12000 base URL)")
+            if "://" in host:
+                base = host.rstrip("/")
+            else:
+                base = f"https://{host}" + (f":{conn.port}" if conn.port else "")
+                if conn.schema:
+                    base += "/" + conn.schema.strip("/")
+            self._settings = {
+                "base_url": base,
+                "token_url": extra.get("token_url") or base + "/token",
+                "client_id": conn.login or "",
+                "client_secret": conn.password or "",
+                "timeout": float(extra.get("timeout", 60.0)),
+                "max_attempts": int(extra.get("max_attempts", 6)),
+            }
+        return self._settings
+
+    def api_config(self, page_size: int = 5000):
+        """The extractor's ApiConfig for this connection."""
+        from skolsam.ss12000.extract import ApiConfig
+
+        s = self._connection_settings()
+        return ApiConfig(s["base_url"], s["token_url"], s["client_id"], s["client_secret"], page_size,
+                         timeout=s["timeout"], max_attempts=s["max_attempts"])
+
+    def get_conn(self):
+        """An open SS12000Client (close it when done)."""
+        return self.api_config().client()
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Fetch a token (the UI's Test button)."""
+        try:
+            with self.get_conn() as client:
+                client.token()
+        except Exception as exc:  # the message names no secret
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, "token obtained"
