@@ -76,8 +76,11 @@ class SS12000Hook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Fetch a token (the UI's Test button)."""
+        from skolsam.ss12000.client import RetryPolicy
+
         try:
             with self.get_conn() as client:
+                client.retry = RetryPolicy(max_attempts=2, backoff_base=0.2)
                 client.token()
         except Exception as exc:  # the message names no secret
             return False, f"{type(exc).__name__}: {exc}"

@@ -86,3 +86,25 @@ def run_extract_benchmark(
     log.info("extract benchmark: %d records in %.1fs = %d records/s", records, seconds,
              result["records_per_second"] or 0)
     return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m skolsam.ss12000.bench DATASET [--warehouse-url URL] [--page-size N]``: prints the JSON."""
+    import argparse
+    import json
+
+    from ..warehouse.connection import resolve_url
+
+    p = argparse.ArgumentParser(prog="python -m skolsam.ss12000.bench", description=main.__doc__)
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--warehouse-url", help="a migrated (or empty) database; default SKOLSAM_WAREHOUSE_URL or embedded")
+    p.add_argument("--page-size", type=int, default=10_000)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    result = run_extract_benchmark(args.dataset, resolve_url(args.warehouse_url), page_size=args.page_size)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -258,6 +258,7 @@ class SS12000Client:
                 raise SS12000Error(f"{what}: HTTP {resp.status_code} {_error_code(resp)}",
                                    status=resp.status_code)
             self.stats["bytes"] += len(resp.content)
+            _release(resp)
             try:
                 obj = orjson.loads(resp.content)
             except orjson.JSONDecodeError:
@@ -284,6 +285,7 @@ class SS12000Client:
             if resp.status_code != 200:
                 raise SS12000Error(f"{what}: HTTP {resp.status_code} {_error_code(resp)}", status=resp.status_code)
             body = resp.content
+            _release(resp)
             self.stats["bytes"] += len(body)
             page_token = _tail_token(body)
             parsed = None
@@ -361,6 +363,12 @@ class SS12000Client:
             query = {"pageToken": token}
             if limit:
                 query["limit"] = limit
+
+
+def _release(resp: httpx.Response) -> None:
+    """A read response refers to its stream and the stream back to the response: that cycle would keep
+    the whole body alive until the garbage collector's next full pass. Cut it once the body is read."""
+    resp.stream = httpx.ByteStream(b"")
 
 
 class _QuietRequests(logging.Filter):

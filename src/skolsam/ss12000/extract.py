@@ -69,6 +69,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
@@ -81,6 +82,7 @@ from ..warehouse import audit
 from ..warehouse.audit import LoadRun, QuarantineRow
 from ..warehouse.bulk import copy_rows
 from ..warehouse.connection import connect
+from . import records
 from .client import RetryPolicy, SS12000Client, SS12000Error, prefetch
 from .index import format_timestamp, parse_timestamp
 
@@ -104,6 +106,7 @@ DEFAULT_TERM_LOOKBACK_DAYS = 395  # about 13 months
 WORK_MEM = "256MB"
 MAINTENANCE_WORK_MEM = "256MB"
 PIPELINE_DEPTH = 2  # pages fetched ahead, and pages queued for the database thread
+USE_TYPED_DECODERS = records.AVAILABLE  # msgspec decoders for grades and attendance (see .records)
 GC_THRESHOLD = 200_000  # generation-0 threshold while pages stream (default 700)
 _LOCK_BASE = 731_200_100
 
@@ -284,7 +287,10 @@ class _PageOut:
     erased_refs: list[str] = field(default_factory=list)
 
     def note(self, obj: Any) -> None:
-        v = parse_timestamp(_get(obj, "meta.modified"))
+        self.note_value(_get(obj, "meta.modified"))
+
+    def note_value(self, modified: Any) -> None:
+        v = parse_timestamp(modified)
         if v is not None and (self.side_max is None or v > self.side_max):
             self.side_max = v
 
@@ -385,6 +391,8 @@ PERSON_COLUMNS = ("person_ref", "student_key", "sex", "birth_year", "protected",
 ENROLMENT_COLUMNS = ("person_ref", "ordinal", "school_unit_id", "school_type", "school_year", "start_date",
                      "end_date", "cancelled", "modified_at")
 _SCHOOL_YEAR = lambda v: v is None or (type(v) is int and 0 <= v <= 10)  # noqa: E731
+_IS_SEX = _one_of(SEXES)
+_IS_MARKING = _one_of(SECURITY_MARKINGS)
 
 
 def _person(run: "_Run", o: Any, out: _PageOut):
@@ -401,8 +409,7 @@ def _person(run: "_Run", o: Any, out: _PageOut):
     sex = o.get("sex", "Okänt")
     marking = o.get("securityMarking", "Ingen")
     modified = o["meta"]["modified"]
-    _check((("meta.modified", _valid_ts, modified), ("sex", _one_of(SEXES), sex),
-            ("securityMarking", _one_of(SECURITY_MARKINGS), marking)))
+    _check((("meta.modified", _valid_ts, modified), ("sex", _IS_SEX, sex), ("securityMarking", _IS_MARKING, marking)))
     enrols = o.get("enrolments") or []
     if not isinstance(enrols, list):
         raise _Reject(FIELD_INVALID, "enrolments")
@@ -517,6 +524,48 @@ def _grades_fast(run: "_Run", data: list, n0: int) -> _PageOut:
     return out
 
 
+def _grades_typed(run: "_Run", data: list, n0: int) -> _PageOut:
+    """Grades page decoded into records.Grade structs (types and value sets already checked)."""
+    out = _PageOut()
+    lines: list[str] = []
+    append = lines.append
+    refs, person_ref, erased = run.refs, run.person_ref, run.erased_refs
+    unsafe = _UNSAFE
+    tail = f"\t{run.run_id}\n"
+    for i, g in enumerate(data):
+        org = g.organisation
+        if org is None:
+            org = g.schoolUnit
+        org_id = None if org is None else org.id
+        student = g.student.id
+        gid, syllabus, registered, modified = g.id, g.syllabus.id, g.registeredDate, g.meta.modified
+        if student and not unsafe(f"{gid}{syllabus}{registered}{modified}{org_id}"):
+            ref = refs.get(student) or person_ref(student)
+            if ref in erased:
+                out.dropped += 1
+                out.note_value(modified)
+                continue
+            year, semester, correction, final = g.year, g.semester, g.correctionType, g.finalGrade
+            append(f"{gid}\t{ref}\t{NULL if org_id is None else org_id}\t{syllabus}\t{g.gradeValue}\t"
+                   f"{NULL if semester is None else semester}\t{NULL if year is None else year}\t"
+                   f"{registered}\t{NULL if correction is None else correction}\t{'t' if g.trial else 'f'}\t"
+                   f"{NULL if final is None else ('t' if final else 'f')}\t{modified}{tail}")
+            continue
+        o = records.to_dict(g)
+        try:
+            rows = _grade(run, o, out)
+        except _Reject as exc:
+            out.reject(exc, n0 + i + 1, _object_ref(o), o)
+            continue
+        except _Drop:
+            out.dropped += 1
+            out.note(o)
+            continue
+        lines.extend(copy_line(r) for r in rows[run.grade_target])
+    out.text[run.grade_target] = lines
+    return out
+
+
 # ---- attendance
 ATTENDANCE_TABLE = "staging.ss12000_attendance"
 ATTENDANCE_COLUMNS = ("person_ref", "activity_id", "term", "window_start", "window_end", "offered_minutes",
@@ -579,6 +628,43 @@ def _attendance_fast(run: "_Run", data: list, n0: int) -> _PageOut:
             rows = _attendance(run, o, out)
         except _Reject as exc:
             out.reject(exc, n, _student_ref(run, o), o)
+            continue
+        except _Drop:
+            out.dropped += 1
+            continue
+        lines.extend(copy_line(r) for r in rows[run.attendance_target])
+    out.text[run.attendance_target] = lines
+    return out
+
+
+def _attendance_typed(run: "_Run", data: list, n0: int) -> _PageOut:
+    """Attendance page decoded into records.Attendance structs."""
+    out = _PageOut()
+    lines: list[str] = []
+    append = lines.append
+    refs, person_ref, erased = run.refs, run.person_ref, run.erased_refs
+    term = run.term
+    unsafe = _UNSAFE
+    window = f"\t{term.name}\t{term.start.isoformat()}\t{term.end.isoformat()}\t"
+    tail = f"\t{run.run_id}\n"
+    for i, a in enumerate(data):
+        student, activity = a.student.id, a.activity.id
+        if student and not unsafe(activity):
+            ref = refs.get(student) or person_ref(student)
+            if ref in erased:
+                out.dropped += 1
+                continue
+            offered, valid, invalid = a.offeredSum, a.validAbsenceSum, a.invalidAbsenceSum
+            other, reported = a.otherAttendanceSum, a.reportedSum
+            append(f"{ref}\t{activity}{window}{NULL if offered is None else offered}\t{a.attendanceSum}\t"
+                   f"{NULL if valid is None else valid}\t{NULL if invalid is None else invalid}\t"
+                   f"{NULL if other is None else other}\t{NULL if reported is None else reported}{tail}")
+            continue
+        o = records.to_dict(a)
+        try:
+            rows = _attendance(run, o, out)
+        except _Reject as exc:
+            out.reject(exc, n0 + i + 1, _student_ref(run, o), o)
             continue
         except _Drop:
             out.dropped += 1
@@ -753,6 +839,7 @@ class _Run:
         self.term: terms_mod.TermDates | None = None
         self.first_date: str | None = None
         self.stream_seconds = 0.0
+        self.copied: dict[str, int] = {}
 
     def person_ref(self, source_id: str) -> str:
         ref = self.refs.get(source_id)
@@ -764,25 +851,54 @@ class _Run:
         self.erased_refs = {r[0] for r in self.conn.execute("SELECT person_ref FROM audit.erased_ref")}
         self.erased_keys = {r[0] for r in self.conn.execute("SELECT student_key FROM audit.erased_key")}
 
-    def stream(self, client: SS12000Client, path: str, params: dict, limit: int, fast: Processor,
-               strict: Processor, columns: dict[str, Sequence[str]]) -> None:
-        """Fetch every page and load it (see the module docstring: fetch thread, this thread, db thread)."""
+    def stream(self, client: SS12000Client, path: str, params: dict, limit: int, *, fast: Processor,
+               strict: Processor | None, columns: dict[str, Sequence[str]], typed: Processor | None = None) -> None:
+        """Fetch every page and load it (see the module docstring: fetch thread, this thread, db thread).
+
+        ``typed`` handles pages decoded by the path's msgspec decoder, ``fast`` pages parsed into dicts
+        (when there is no decoder or the page did not fit it); ``strict`` redoes a page PostgreSQL refused.
+        """
+        decoder = records.DECODERS.get(path) if (typed is not None and USE_TYPED_DECODERS) else None
+
+        def fetched() -> Iterator[tuple[Any, Any]]:  # runs in the prefetch thread
+            for raw in client.raw_pages(path, params, limit=limit):
+                decoded = None
+                if decoder is not None:
+                    try:
+                        decoded = decoder.decode(raw.body)
+                    except records.DECODE_ERRORS:
+                        decoded = None
+                    if decoded is not None and decoded.pageToken != raw.token:
+                        decoded = None
+                yield raw, decoded
+
         worker = _DbWorker()
         t0 = time.perf_counter()
         try:
             with _gc_relaxed():
-                for raw in prefetch(client.raw_pages(path, params, limit=limit), PIPELINE_DEPTH):
-                    page = client.parse_page(raw)
-                    if page.number == 1:
-                        self.first_date = page.date
-                    data = page.data
-                    if not isinstance(data, list):
-                        raise SS12000Error(f"GET {path} page {page.number}: data is not a list")
+                for raw, decoded in prefetch(fetched(), PIPELINE_DEPTH):
+                    if raw.number == 1:
+                        self.first_date = raw.date
+                    if decoded is not None:
+                        data, process = decoded.data, typed
+                        body = raw.body
+
+                        def as_dicts(body=body) -> list:
+                            return orjson.loads(body)["data"]
+                    else:
+                        page = client.parse_page(raw)
+                        data, process = page.data, fast
+                        if not isinstance(data, list):
+                            raise SS12000Error(f"GET {path} page {raw.number}: data is not a list")
+
+                        def as_dicts(data=data) -> list:
+                            return data
                     n0 = self.read
                     self.read += len(data)
                     self.pages += 1
-                    out = fast(self, data, n0)
-                    worker.submit(lambda out=out, data=data, n0=n0: self._write(out, data, n0, strict, columns))
+                    out = process(self, data, n0)
+                    worker.submit(lambda out=out, as_dicts=as_dicts, n0=n0:
+                                  self._write(out, as_dicts, n0, strict, columns))
             worker.finish()
         except BaseException:
             worker.abort()
@@ -790,7 +906,7 @@ class _Run:
         finally:
             self.stream_seconds += time.perf_counter() - t0
 
-    def _write(self, out: _PageOut, data: list, n0: int, strict: Processor,
+    def _write(self, out: _PageOut, as_dicts: Callable[[], list], n0: int, strict: Processor | None,
                columns: dict[str, Sequence[str]]) -> None:
         """Database thread: COPY a page under a savepoint; if PostgreSQL refuses it, the strict path."""
         conn = self.conn
@@ -803,11 +919,13 @@ class _Run:
             if strict is None:
                 raise
             self.fallback_pages += 1
-            out = strict(self, data, n0)
+            out = strict(self, as_dicts(), n0)
             with conn.transaction():
                 for table, lines in out.text.items():
                     if lines:
                         _copy_text(conn, table, columns[table], "".join(lines))
+        for table, lines in out.text.items():
+            self.copied[table] = self.copied.get(table, 0) + len(lines)
         if out.rejects:
             self.quarantined += audit.quarantine(conn, self.run_id, SOURCE, self.entity, out.rejects)
         for ref in out.erased_refs:
@@ -884,7 +1002,8 @@ def _extract_simple(run: _Run, client: SS12000Client, limit: int, full_refresh: 
     conn = run.conn
     _temp_table(conn, target, temp)
     process = _strict(one, _obj_ref)
-    run.stream(client, f"/{entity}", _modified_params(previous), limit, process, None, {f"pg_temp.{temp}": columns})
+    run.stream(client, f"/{entity}", _modified_params(previous), limit, fast=process, strict=None,
+               columns={f"pg_temp.{temp}": columns})
     run.note_max(_max_modified(conn, f"pg_temp.{temp}"))
     if full_refresh:
         conn.execute(sql.SQL("DELETE FROM {}").format(_ident(target)))
@@ -907,8 +1026,9 @@ def _extract_persons(run, client, limit, full_refresh, previous, terms):
     _temp_table(conn, PERSON_TABLE, "tmp_ss12000_person")
     _temp_table(conn, "staging.ss12000_enrolment", "tmp_ss12000_enrolment", ", modified_at timestamptz")
     process = _strict(_person, _person_ref_of)
-    run.stream(client, "/persons", _modified_params(previous), limit, process, None,
-               {"pg_temp.tmp_ss12000_person": PERSON_COLUMNS, "pg_temp.tmp_ss12000_enrolment": ENROLMENT_COLUMNS})
+    run.stream(client, "/persons", _modified_params(previous), limit, fast=process, strict=None,
+               columns={"pg_temp.tmp_ss12000_person": PERSON_COLUMNS,
+                        "pg_temp.tmp_ss12000_enrolment": ENROLMENT_COLUMNS})
     run.note_max(_max_modified(conn, "pg_temp.tmp_ss12000_person"))
     if full_refresh:
         conn.execute("TRUNCATE staging.ss12000_person CASCADE")
@@ -946,21 +1066,22 @@ def _extract_grades(run, client, limit, full_refresh, previous, terms):
         target = _BulkTarget(conn, GRADE_TABLE)
         target.set_aside()
         run.grade_target = GRADE_TABLE
-        run.stream(client, "/grades", params, limit, _grades_fast, _grades_strict, {GRADE_TABLE: GRADE_COLUMNS})
+        run.stream(client, "/grades", params, limit, typed=_grades_typed, fast=_grades_fast, strict=_grades_strict,
+                   columns={GRADE_TABLE: GRADE_COLUMNS})
         run.note_max(_max_modified(conn, GRADE_TABLE))
         skipped = conn.execute(
             """DELETE FROM staging.ss12000_grade g USING staging.ss12000_deleted d
                 WHERE d.entity = 'grades' AND d.id = g.id""").rowcount
         duplicates = target.rebuild("modified_at DESC, ctid DESC")
-        loaded = conn.execute("SELECT count(*) FROM staging.ss12000_grade").fetchone()[0]
+        loaded = run.copied.get(GRADE_TABLE, 0) - skipped - duplicates
         extra = {"bulk": True, "rows_duplicate": duplicates}
     else:
         if full_refresh:
             conn.execute("TRUNCATE staging.ss12000_grade")
         temp = "tmp_ss12000_grade"
         _temp_table(conn, GRADE_TABLE, temp)
-        run.stream(client, "/grades", params, limit, _grades_fast, _grades_strict,
-                   {run.grade_target: GRADE_COLUMNS})
+        run.stream(client, "/grades", params, limit, typed=_grades_typed, fast=_grades_fast, strict=_grades_strict,
+                   columns={run.grade_target: GRADE_COLUMNS})
         run.note_max(_max_modified(conn, run.grade_target))  # before skipping deleted ids: seen all the same
         # A grade once listed as deleted is never loaded again.
         skipped = conn.execute(
@@ -995,11 +1116,12 @@ def _extract_attendance(run, client, limit, full_refresh, previous, terms):
     for term in terms:
         run.term = term
         params = {"startDate": term.start.isoformat(), "endDate": term.end.isoformat()}
-        run.stream(client, "/aggregatedAttendance", params, limit, _attendance_fast, _attendance_strict, columns)
+        run.stream(client, "/aggregatedAttendance", params, limit, typed=_attendance_typed, fast=_attendance_fast,
+                   strict=_attendance_strict, columns=columns)
     duplicates = 0
     if bulk:
         duplicates = target.rebuild(None)
-        loaded = conn.execute("SELECT count(*) FROM staging.ss12000_attendance").fetchone()[0]
+        loaded = run.copied.get(ATTENDANCE_TABLE, 0) - duplicates
     else:
         # The terms' rows become the new windows' rows: stale ones go, changed ones are updated.
         if full_refresh:
@@ -1202,6 +1324,7 @@ def extract_entity(
         "previous_watermark": previous,
         "watermark": load.watermark,
         "pages": run.pages,
+        "fallback_pages": run.fallback_pages,
         "requests": client.stats["requests"] - requests0,
         "retries": client.stats["retries"] - retries0,
         "seconds": seconds,

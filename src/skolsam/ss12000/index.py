@@ -36,7 +36,7 @@ import orjson
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "4"
+INDEX_VERSION = "5"
 INDEX_DIR_ENV = "SKOLSAM_SS12000_INDEX_DIR"
 SUBDIR = "ss12000"
 
@@ -267,8 +267,9 @@ def build_index(dataset: Path, target: Path) -> dict[str, int]:
 
 
 def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
-    conn.execute("CREATE TABLE att_student (s INTEGER PRIMARY KEY, id TEXT NOT NULL)")
-    conn.execute("CREATE TABLE att_activity (a INTEGER PRIMARY KEY, id TEXT NOT NULL)")
+    # id: the source id; json: the same as a JSON string (quoted, escaped), ready to be written out.
+    conn.execute("CREATE TABLE att_student (s INTEGER PRIMARY KEY, id TEXT NOT NULL, json TEXT NOT NULL)")
+    conn.execute("CREATE TABLE att_activity (a INTEGER PRIMARY KEY, id TEXT NOT NULL, json TEXT NOT NULL)")
     conn.execute(
         """CREATE TABLE att (s INTEGER NOT NULL, a INTEGER NOT NULL, start TEXT NOT NULL, "end" TEXT NOT NULL,
                              seq INTEGER NOT NULL, offered INTEGER, attended INTEGER, valid INTEGER,
@@ -305,8 +306,11 @@ def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
                    num(o.get("otherAttendanceSum")), num(o.get("reportedSum")))
 
     conn.executemany("INSERT INTO att VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows())
-    conn.executemany("INSERT INTO att_student VALUES (?, ?)", ((n, i) for i, n in students.items()))
-    conn.executemany("INSERT INTO att_activity VALUES (?, ?)", ((n, i) for i, n in activities.items()))
+    dumps = orjson.dumps
+    conn.executemany("INSERT INTO att_student VALUES (?, ?, ?)",
+                     ((n, i, dumps(i).decode()) for i, n in students.items()))
+    conn.executemany("INSERT INTO att_activity VALUES (?, ?, ?)",
+                     ((n, i, dumps(i).decode()) for i, n in activities.items()))
     n, lo, hi = conn.execute('SELECT count(*), min(start), max("end") FROM att').fetchone()
     if n:
         conn.executemany("INSERT INTO meta VALUES (?, ?)", [("att_min_start", lo), ("att_max_end", hi)])
@@ -337,17 +341,10 @@ def _build_deleted(conn: sqlite3.Connection, path: Path | None) -> int:
 # --------------------------------------------------------------------------------------------------------
 # Serving
 # --------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AttendanceRow:
-    student: str
-    activity: str
-    offered: int | None
-    attended: int | None
-    valid: int | None
-    invalid: int | None
-    other: int | None
-    reported: int | None
-    key: tuple[int, int]
+_ATTENDANCE_SUMS = (
+    ("offeredSum", "offered"), ("attendanceSum", "attended"), ("validAbsenceSum", "valid"),
+    ("invalidAbsenceSum", "invalid"), ("otherAttendanceSum", "other"), ("reportedSum", "reported"),
+)
 
 
 # Filters on object lists: name -> (SQL condition, takes a list of values)
@@ -386,7 +383,7 @@ class DatasetIndex:
         self.generation = 0
         self.counts: dict[str, int] = {}
         self.build_seconds: float | None = None
-        self._att_ids: tuple[list[str], list[str], dict[str, int]] | None = None
+        self._att_ids: dict[str, int] | None = None
         self._att_span: tuple[str | None, str | None] = (None, None)
 
     # -- keeping it current ---------------------------------------------------------------------------
@@ -505,43 +502,52 @@ class DatasetIndex:
         row = self.connection().execute(f"SELECT raw FROM {entity} WHERE id = ?", (oid,)).fetchone()
         return row[0] if row else None
 
-    def _attendance_ids(self) -> tuple[list[str], list[str], dict[str, int]]:
+    def _student_numbers(self) -> dict[str, int]:
         ids = self._att_ids
         gen = self.generation
         if ids is None:
-            conn = self.connection()
-            students = [""] + [r[0] for r in conn.execute("SELECT id FROM att_student ORDER BY s")]
-            activities = [""] + [r[0] for r in conn.execute("SELECT id FROM att_activity ORDER BY a")]
-            ids = (students, activities, {sid: n for n, sid in enumerate(students) if n})
+            ids = dict(self.connection().execute("SELECT id, s FROM att_student").fetchall())
             if gen == self.generation:
                 self._att_ids = ids
         return ids
 
     def attendance(self, start: str, end: str, students: Sequence[str] | None, key: Sequence[int] | None,
-                   limit: int) -> tuple[list[AttendanceRow], bool]:
-        """Sums per (student, activity) of the records lying inside [start, end], in key order after ``key``."""
-        conn = self.connection()
+                   limit: int) -> tuple[list[str], tuple[int, int] | None, bool]:
+        """Per (student, activity), the sums of the records lying inside [start, end] (ISO dates), as
+        AggregatedAttendance JSON objects with the window as startDate/endDate, in key order after ``key``.
+        Returns the objects, the key of the last one and whether more follow."""
         lo, hi = self._att_span
         if lo is None or hi is None or end < lo or start > hi:
-            return [], False  # no record can lie inside the window
-        student_ids, activity_ids, student_no = self._attendance_ids()
-        where = ['start >= ?', '"end" <= ?']
-        args: list[Any] = [start, end]
+            return [], None, False  # no record can lie inside the window
+        where = ['start >= :ws', '"end" <= :we']
+        args: dict[str, Any] = {"ws": start, "we": end, "n": limit + 1}
         if key is not None:
-            where.insert(0, "(s, a) > (?, ?)")
-            args[0:0] = [int(key[0]), int(key[1])]
+            where.insert(0, "(s, a) > (:ks, :ka)")
+            args.update(ks=int(key[0]), ka=int(key[1]))
         if students is not None:
-            nos = [student_no[s] for s in students if s in student_no]
+            numbers = self._student_numbers()
+            nos = [numbers[s] for s in students if s in numbers]
             if not nos:
-                return [], False
-            where.append(f"s IN ({', '.join('?' * len(nos))})")
-            args.extend(nos)
-        sql = (f"SELECT s, a, sum(offered), sum(attended), sum(valid), sum(invalid), sum(other), sum(reported) "
-               f"FROM att WHERE {' AND '.join(where)} GROUP BY s, a ORDER BY s, a LIMIT ?")
-        rows = conn.execute(sql, (*args, limit + 1)).fetchall()
+                return [], None, False
+            where.append(f"s IN ({', '.join(str(int(n)) for n in nos)})")
+        # Each sum as ',"name":value', or nothing when no record in the group had it.
+        pieces = " || ".join(
+            f"""CASE WHEN g.{col} IS NULL THEN '' ELSE ',"{name}":' || g.{col} END""" for name, col in _ATTENDANCE_SUMS)
+        sql = f"""
+            SELECT g.s, g.a,
+                   '{{"student":{{"id":' || st.json || '}},"activity":{{"id":' || ac.json
+                   || '}},"startDate":"' || :ws || '","endDate":"' || :we || '"' || {pieces} || '}}'
+              FROM (SELECT s, a, sum(offered) AS offered, sum(attended) AS attended, sum(valid) AS valid,
+                           sum(invalid) AS invalid, sum(other) AS other, sum(reported) AS reported
+                      FROM att WHERE {' AND '.join(where)}
+                     GROUP BY s, a ORDER BY s, a LIMIT :n) g
+              JOIN att_student st ON st.s = g.s
+              JOIN att_activity ac ON ac.a = g.a
+             ORDER BY g.s, g.a"""
+        rows = self.connection().execute(sql, args).fetchall()
         more = len(rows) > limit
-        out = [AttendanceRow(student_ids[r[0]], activity_ids[r[1]], *r[2:], key=(r[0], r[1])) for r in rows[:limit]]
-        return out, more
+        rows = rows[:limit]
+        return [r[2] for r in rows], ((rows[-1][0], rows[-1][1]) if rows else None), more
 
     def deleted(self, after: int | None, entities: Sequence[str] | None, key: Sequence[int] | None,
                 limit: int) -> tuple[list[tuple[int, int, str, str]], bool]:

@@ -487,12 +487,6 @@ def _get(state: ServerState, entity: str, request: Request) -> Response:
     return Response(raw, media_type=_JSON)
 
 
-_ATTENDANCE_FIELDS = (
-    ("offeredSum", "offered"), ("attendanceSum", "attended"), ("validAbsenceSum", "valid"),
-    ("invalidAbsenceSum", "invalid"), ("otherAttendanceSum", "other"), ("reportedSum", "reported"),
-)
-
-
 def _attendance(state: ServerState, request: Request) -> Response:
     query = request.query_params
 
@@ -512,18 +506,10 @@ def _attendance(state: ServerState, request: Request) -> Response:
         return filters
 
     filters, key, limit = _paging(state, "aggregatedAttendance", query, parse)
-    start, end = filters["start"], filters["end"]
-    rows, more = state.index.attendance(start, end, filters.get("student"), key, limit)
-    window = f'"startDate":"{start}","endDate":"{end}"'
-    parts = []
-    dumps = orjson.dumps
-    for r in rows:
-        sums = "".join(f',"{name}":{getattr(r, attr)}' for name, attr in _ATTENDANCE_FIELDS
-                       if getattr(r, attr) is not None)
-        parts.append(f'{{"student":{{"id":{dumps(r.student).decode()}}},'
-                     f'"activity":{{"id":{dumps(r.activity).decode()}}},{window}{sums}}}')
-    token = state.pages.encode("aggregatedAttendance", filters, list(rows[-1].key)) if more and rows else None
-    return Response(_page_body(",".join(parts).encode(), token), media_type=_JSON)
+    objects, last, more = state.index.attendance(filters["start"], filters["end"], filters.get("student"), key,
+                                                  limit)
+    token = state.pages.encode("aggregatedAttendance", filters, list(last)) if more and last else None
+    return Response(_page_body(",".join(objects).encode(), token), media_type=_JSON)
 
 
 def _deleted(state: ServerState, request: Request) -> Response:

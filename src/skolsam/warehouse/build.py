@@ -180,12 +180,13 @@ def _resolve_terms(conn: psycopg.Connection, requested: Sequence[str] | None) ->
             if name not in names:
                 names.append(name)
         return sorted(names, key=lambda n: terms_mod.parse_term(n).order)
-    # Default: every calendar term with grades or participation, and every term already published (so a
-    # term whose last participant was erased is republished empty rather than left stale).
+    # Default: every calendar term the education data covers (grades or attendance), and every term already
+    # published (so a term whose last participant was erased is republished empty rather than left stale).
+    # A term with enrollments but no education data yet (the term in progress) has nothing to follow up.
     rows = conn.execute(
         """SELECT term FROM core.dim_term
             WHERE term IN (SELECT term FROM core.pupil_term_measure WHERE subjects_graded > 0
-                           UNION SELECT term FROM core.fact_participation)
+                           UNION SELECT term FROM core.fact_term_attendance)
            UNION
            SELECT term FROM mart.participant_term
            UNION
