@@ -296,6 +296,16 @@ def test_full_refresh_replaces_staging(warehouse_url, server, pseudonymiser):
     assert _snapshot(warehouse_url) == clean
 
 
+def test_a_watermark_over_an_emptied_table_reads_everything_again(warehouse_url, server, pseudonymiser):
+    api = _api(server)
+    extract_entity("grades", warehouse_url, api, pseudonymiser)
+    with connect(warehouse_url) as conn:
+        conn.execute("TRUNCATE staging.ss12000_grade")
+        conn.commit()
+    again = extract_entity("grades", warehouse_url, api, pseudonymiser)
+    assert again["previous_watermark"] and again["rows_loaded"] == again["rows_read"] == 193
+
+
 def test_attendance_terms_default_to_the_last_thirteen_months():
     from skolsam.terms import load_calendar
 

@@ -67,7 +67,7 @@ def print_summary(url: str, echo=print) -> None:
 
         if _exists(conn, "mart.group_term"):
             term = conn.execute(
-                """SELECT term FROM mart.group_term
+                """SELECT term FROM mart.group_term WHERE share_passed_mean IS NOT NULL
                    ORDER BY substr(term, 3)::int DESC, (substr(term, 1, 2) = 'HT') DESC LIMIT 1"""
             ).fetchone()
             if term:

@@ -40,7 +40,8 @@ Watermarks (``audit.watermark``, source ``ss12000``): for organisations, syllabu
 the largest ``meta.modified`` seen (UTC, RFC 3339), passed back as ``meta.modified.after`` (exclusive);
 for deletedEntities the server's Date of the first answer minus ``DELETED_OVERLAP`` (answers carry no
 timestamps; re-reading a deletion is harmless), passed as ``after``; for aggregatedAttendance, which is
-re-read per term window, the last window end loaded (informational).
+re-read per term window, the last window end loaded (informational). A watermark over an empty staging
+table (wiped by hand) is ignored: everything is read again.
 
 Attendance is read per term window (``skolsam.terms`` calendar) for the requested terms (default: every
 term overlapping the last ``DEFAULT_TERM_LOOKBACK_DAYS`` days up to today), and each such term's rows in
@@ -1211,6 +1212,8 @@ def _http_date(value: str | None) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
+_TARGETS = {"organisations": ORG_TABLE, "syllabuses": SYLLABUS_TABLE, "persons": PERSON_TABLE, "grades": GRADE_TABLE}
+
 _EXTRACTORS = {
     "organisations": _extract_organisations,
     "syllabuses": _extract_syllabuses,
@@ -1284,10 +1287,15 @@ def extract_entity(
                 previous = audit.get_watermark(conn, SOURCE, entity)
                 if full_refresh and previous is not None:
                     audit.clear_watermarks(conn, SOURCE, [entity])
+                read_from = None if full_refresh else previous
+                if read_from is not None and entity in _TARGETS and conn.execute(sql.SQL(
+                        "SELECT NOT EXISTS (SELECT 1 FROM {})").format(_ident(_TARGETS[entity]))).fetchone()[0]:
+                    # A watermark over an empty table (staging wiped by hand): read everything again.
+                    log.warning("ss12000 %s: staging is empty but a watermark is set; reading everything", entity)
+                    read_from = None
                 run = _Run(entity, conn, load, pseudonymiser)
                 run.load_erasures()
-                result = _EXTRACTORS[entity](run, client, limit, full_refresh,
-                                             None if full_refresh else previous, chosen_terms)
+                result = _EXTRACTORS[entity](run, client, limit, full_refresh, read_from, chosen_terms)
                 load.rows_read = run.read
                 load.rows_loaded = result.get("rows_loaded", 0)
                 load.rows_quarantined = run.quarantined
