@@ -7,7 +7,6 @@ run is compared with them: counts, each grade's values, each person's keys, the 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import re
 from pathlib import Path
 
@@ -317,7 +316,6 @@ def test_attendance_terms_default_to_the_last_thirteen_months():
         ex.resolve_terms(["HT1999"], calendar)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("skolsam.generate") is None, reason="generator not available")
 def test_generated_dataset_end_to_end(warehouse_url, tmp_path, pseudonymiser):
     from skolsam.generate import generate_dataset
 

@@ -6,11 +6,12 @@ of a ``{"data": [...]}`` file) next to the keys the server filters and sorts on:
 ``meta.created`` as UTC microseconds, references, codes. Pages are read with keyset conditions on an index
 and the raw texts are joined into the answer without being parsed again.
 
-Aggregated attendance is kept as numbers: one row per dataset record, keyed by (student number, activity
-number, startDate, endDate) in a WITHOUT ROWID table, so "sum the records inside a window, per student
-and activity, from this key on" is one ordered GROUP BY that stops after a page of groups.
+Aggregated attendance is kept as numbers: one row per dataset record, keyed by (half year of startDate,
+student number, activity number, startDate, endDate) in a WITHOUT ROWID table, so "sum the records inside
+a term window, per student and activity, from this key on" is one ordered GROUP BY over one half year that
+stops after a page of groups. (A window spanning half years is answered too, with a sort per page.)
 
-The index file lives in ``index_dir`` (default ``$TMPDIR/skolsam-ss12000-index``, or
+The index file lives in ``index_dir`` (default ``$SKOLSAM_HOME/cache/ss12000-index``, or
 ``SKOLSAM_SS12000_INDEX_DIR``), named after the dataset path and the name, size and mtime of every source
 file; it is built once into a temporary file and renamed into place, then reused by later servers. A
 running server re-checks the source files' size and mtime before each request (``DatasetIndex.ensure``) and
@@ -21,14 +22,13 @@ re-indexes when they changed, so a test that edits the dataset sees the edit on 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -36,7 +36,7 @@ import orjson
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "5"
+INDEX_VERSION = "7"
 INDEX_DIR_ENV = "SKOLSAM_SS12000_INDEX_DIR"
 SUBDIR = "ss12000"
 
@@ -125,8 +125,13 @@ EXTRA_COLUMNS: dict[str, list[tuple[str, Callable[[dict], Any]]]] = {
 
 
 def default_index_dir() -> Path:
+    """``SKOLSAM_SS12000_INDEX_DIR``, else ``$SKOLSAM_HOME/cache/ss12000-index`` (``make clean`` removes it)."""
     env = os.environ.get(INDEX_DIR_ENV)
-    return Path(env) if env else Path(tempfile.gettempdir()) / "skolsam-ss12000-index"
+    if env:
+        return Path(env)
+    from ..settings import project_home
+
+    return project_home() / "cache" / "ss12000-index"
 
 
 def source_files(dataset: Path) -> dict[str, Path | None]:
@@ -187,21 +192,67 @@ def iter_source(path: Path) -> Iterator[tuple[bytes, Any]]:
 
 
 def _object_rows(entity: str, path: Path) -> Iterator[tuple]:
+    from . import records
+
+    if entity == "grades" and path.suffix == ".jsonl" and records.GRADE_LINE_DECODER is not None:
+        yield from _grade_lines(path, records.GRADE_LINE_DECODER, records.DECODE_ERRORS)
+        return
     extra = [f for _, f in EXTRA_COLUMNS[entity]]
     n = 0
     for raw, obj in iter_source(path):
         n += 1
-        if not isinstance(obj, dict):
-            raise DatasetError(f"{path.name}: object {n} is not a JSON object")
-        meta = obj.get("meta")
-        if isinstance(meta, dict):
-            modified = parse_timestamp(meta.get("modified"))
-            created = parse_timestamp(meta.get("created"))
-        else:
-            modified = created = None
-        oid = obj.get("id")
-        yield (oid if isinstance(oid, str) else None, modified or 0, created or 0, raw,
-               *[f(obj) for f in extra])
+        yield _object_row(path, n, raw, obj, extra)
+
+
+def _object_row(path: Path, n: int, raw: bytes, obj: Any, extra: list) -> tuple:
+    if not isinstance(obj, dict):
+        raise DatasetError(f"{path.name}: object {n} is not a JSON object")
+    meta = obj.get("meta")
+    if isinstance(meta, dict):
+        modified = parse_timestamp(meta.get("modified"))
+        created = parse_timestamp(meta.get("created"))
+    else:
+        modified = created = None
+    oid = obj.get("id")
+    return (oid if isinstance(oid, str) else None, modified or 0, created or 0, raw, *[f(obj) for f in extra])
+
+
+def _grade_lines(path: Path, decoder: Any, errors: tuple) -> Iterator[tuple]:
+    """Grade lines decoded into a small struct (records.GradeLine) rather than dicts; timestamps, which
+    repeat a lot (grades are registered at whole minutes), parsed once each."""
+    extra = [f for _, f in EXTRA_COLUMNS["grades"]]
+    stamps: dict[Any, int | None] = {}
+
+    def stamp(v: Any) -> int:
+        got = stamps.get(v, -1)
+        if got == -1:
+            got = parse_timestamp(v)
+            if len(stamps) < 200_000:
+                stamps[v] = got
+        return got or 0
+
+    decode = decoder.decode
+    n = 0
+    with open(path, "rb", buffering=1 << 20) as fh:
+        for lineno, line in enumerate(fh, 1):
+            raw = line.strip()
+            if not raw:
+                continue
+            n += 1
+            try:
+                g = decode(raw)
+            except errors:
+                try:
+                    obj = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    raise DatasetError(f"{path.name} line {lineno} is not JSON") from None
+                yield _object_row(path, n, raw, obj, extra)
+                continue
+            meta = g.meta
+            org = g.organisation if g.organisation is not None else g.schoolUnit
+            yield (g.id, stamp(meta.modified) if meta else 0, stamp(meta.created) if meta else 0, raw,
+                   g.student.id if g.student else None, org.id if org else None,
+                   g.registeredBy.id if g.registeredBy else None, g.registeredDate)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -209,6 +260,17 @@ def _object_rows(entity: str, path: Path) -> Iterator[tuple]:
 # --------------------------------------------------------------------------------------------------------
 def build_index(dataset: Path, target: Path) -> dict[str, int]:
     """Index the dataset into a new SQLite file at ``target``. Returns the record count per entity."""
+    # Millions of parsed objects, none in a reference cycle: the cyclic collector would only slow this down.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_index(dataset, target)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _build_index(dataset: Path, target: Path) -> dict[str, int]:
     files = source_files(dataset)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
@@ -227,29 +289,26 @@ def build_index(dataset: Path, target: Path) -> dict[str, int]:
             coldefs = "".join(f", {c} TEXT" for c in cols)
             conn.execute(
                 f"CREATE TABLE {entity} (seq INTEGER PRIMARY KEY, id TEXT, modified INTEGER NOT NULL, "
-                f"created INTEGER NOT NULL, raw BLOB NOT NULL{coldefs})"
+                f"created INTEGER NOT NULL, raw BLOB NOT NULL{coldefs}, line INTEGER)"
             )
             path = files[entity]
             if path is not None:
-                # Loaded in file order, then copied in (modified, seq) order so that a page is read from
-                # consecutive table pages.
+                # Loaded in file order (rowid = line order), then copied in (modified, line) order so that a
+                # page is read from consecutive table pages.
                 load = f"load_{entity}"
-                conn.execute(f"CREATE TEMP TABLE {load} AS SELECT * FROM {entity} WHERE 0")
-                marks = ", ".join("?" * (4 + len(cols)))
                 allcols = f"id, modified, created, raw{''.join(', ' + c for c in cols)}"
+                conn.execute(f"CREATE TEMP TABLE {load} ({allcols})")
+                marks = ", ".join("?" * (4 + len(cols)))
                 conn.executemany(f"INSERT INTO {load} ({allcols}) VALUES ({marks})", _object_rows(entity, path))
-                conn.execute(f"UPDATE {load} SET seq = rowid")
-                # The same id twice in a file: the later line wins.
-                dupes = conn.execute(f"SELECT count(id) - count(DISTINCT id) FROM {load}").fetchone()[0]
-                if dupes:
-                    conn.execute(f"CREATE INDEX {load}_id ON {load} (id)")
-                    conn.execute(
-                        f"DELETE FROM {load} WHERE id IS NOT NULL AND EXISTS "
-                        f"(SELECT 1 FROM {load} b WHERE b.id = {load}.id AND b.seq > {load}.seq)"
-                    )
-                conn.execute(f"INSERT INTO {entity} ({allcols}) SELECT {allcols} FROM {load} ORDER BY modified, seq")
+                conn.execute(f"INSERT INTO {entity} ({allcols}, line) SELECT {allcols}, rowid FROM {load} "
+                             f"ORDER BY modified, rowid")
                 conn.execute(f"DROP TABLE {load}")
-            conn.execute(f"CREATE INDEX {entity}_id ON {entity} (id)")
+            conn.execute(f"CREATE INDEX {entity}_id ON {entity} (id, line)")
+            # The same id twice in a file: the later line wins.
+            if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {entity} WHERE id IS NOT NULL GROUP BY id "
+                            f"HAVING count(*) > 1)").fetchone()[0]:
+                conn.execute(f"DELETE FROM {entity} WHERE id IS NOT NULL AND EXISTS "
+                             f"(SELECT 1 FROM {entity} b WHERE b.id = {entity}.id AND b.line > {entity}.line)")
             conn.execute(f"CREATE INDEX {entity}_modified ON {entity} (modified, seq)")
             counts[entity] = conn.execute(f"SELECT count(*) FROM {entity}").fetchone()[0]
 
@@ -260,10 +319,35 @@ def build_index(dataset: Path, target: Path) -> dict[str, int]:
             [("version", INDEX_VERSION), ("counts", orjson.dumps(counts).decode())],
         )
         conn.execute("COMMIT")
-        conn.execute("ANALYZE")
     finally:
         conn.close()
     return counts
+
+
+def half_year(day: str) -> int:
+    """The half year a date (ISO text) falls in: year * 2, plus 1 from July. A term window (HT from August,
+    VT until June) lies in one half year, so its records are one contiguous range of the attendance key."""
+    try:
+        return int(day[:4]) * 2 + (1 if day[5:7] >= "07" else 0)
+    except ValueError:
+        return 0
+
+
+_ATTENDANCE_KEYS = ("offeredSum", "attendanceSum", "validAbsenceSum", "invalidAbsenceSum", "otherAttendanceSum",
+                   "reportedSum")
+
+
+def _attendance_decoder() -> Any:
+    """A msgspec decoder for one attendance line (None without msgspec): about twice as fast as a dict."""
+    from . import records
+
+    return records.ATTENDANCE_LINE_DECODER
+
+
+def _decode_errors() -> tuple[type[BaseException], ...]:
+    from . import records
+
+    return records.DECODE_ERRORS
 
 
 def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
@@ -271,41 +355,77 @@ def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
     conn.execute("CREATE TABLE att_student (s INTEGER PRIMARY KEY, id TEXT NOT NULL, json TEXT NOT NULL)")
     conn.execute("CREATE TABLE att_activity (a INTEGER PRIMARY KEY, id TEXT NOT NULL, json TEXT NOT NULL)")
     conn.execute(
-        """CREATE TABLE att (s INTEGER NOT NULL, a INTEGER NOT NULL, start TEXT NOT NULL, "end" TEXT NOT NULL,
-                             seq INTEGER NOT NULL, offered INTEGER, attended INTEGER, valid INTEGER,
-                             invalid INTEGER, other INTEGER, reported INTEGER,
-                             PRIMARY KEY (s, a, start, "end", seq)) WITHOUT ROWID"""
+        """CREATE TABLE att (half INTEGER NOT NULL, s INTEGER NOT NULL, a INTEGER NOT NULL, start TEXT NOT NULL,
+                             "end" TEXT NOT NULL, seq INTEGER NOT NULL, offered INTEGER, attended INTEGER,
+                             valid INTEGER, invalid INTEGER, other INTEGER, reported INTEGER,
+                             PRIMARY KEY (half, s, a, start, "end", seq)) WITHOUT ROWID"""
     )
     if path is None:
         return 0
     students: dict[str, int] = {}
     activities: dict[str, int] = {}
 
+    halves: dict[str, int] = {}
+
     def num(v: Any) -> int | None:
         return v if type(v) is int else None
 
-    def rows() -> Iterator[tuple]:
+    def row(seq: int, sid: Any, aid: Any, start: Any, end: Any, sums: tuple) -> tuple | None:
+        if type(sid) is not str or type(aid) is not str or type(start) is not str or type(end) is not str:
+            return None  # cannot be summed per student and activity inside a window
+        s = students.get(sid)
+        if s is None:
+            s = students[sid] = len(students) + 1
+        a = activities.get(aid)
+        if a is None:
+            a = activities[aid] = len(activities) + 1
+        half = halves.get(start)
+        if half is None:
+            half = halves[start] = half_year(start)
+        return (half, s, a, start, end, seq, *sums)
+
+    def rows_from_dicts() -> Iterator[tuple]:
         seq = 0
         for _raw, o in iter_source(path):
             seq += 1
             if not isinstance(o, dict):
                 raise DatasetError(f"{path.name}: record {seq} is not a JSON object")
-            sid = _ref(o.get("student"))
-            aid = _ref(o.get("activity"))
-            start, end = o.get("startDate"), o.get("endDate")
-            if sid is None or aid is None or not isinstance(start, str) or not isinstance(end, str):
-                continue  # cannot be summed per student and activity inside a window
-            s = students.get(sid)
-            if s is None:
-                s = students[sid] = len(students) + 1
-            a = activities.get(aid)
-            if a is None:
-                a = activities[aid] = len(activities) + 1
-            yield (s, a, start, end, seq, num(o.get("offeredSum")), num(o.get("attendanceSum")),
-                   num(o.get("validAbsenceSum")), num(o.get("invalidAbsenceSum")),
-                   num(o.get("otherAttendanceSum")), num(o.get("reportedSum")))
+            r = row(seq, _ref(o.get("student")), _ref(o.get("activity")), o.get("startDate"), o.get("endDate"),
+                    tuple(num(o.get(k)) for k in _ATTENDANCE_KEYS))
+            if r is not None:
+                yield r
 
-    conn.executemany("INSERT INTO att VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows())
+    def rows_from_lines() -> Iterator[tuple]:
+        # The common case (.jsonl): each line decoded straight into a small struct (see _attendance_decoder);
+        # a line that does not fit it is read as a dict.
+        decode = _attendance_decoder().decode
+        errors = _decode_errors()
+        seq = 0
+        with open(path, "rb", buffering=1 << 20) as fh:
+            for lineno, line in enumerate(fh, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                seq += 1
+                try:
+                    o = decode(line)
+                    r = row(seq, o.student.id if o.student else None, o.activity.id if o.activity else None,
+                            o.startDate, o.endDate, (o.offeredSum, o.attendanceSum, o.validAbsenceSum,
+                                                     o.invalidAbsenceSum, o.otherAttendanceSum, o.reportedSum))
+                except errors:
+                    try:
+                        d = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        raise DatasetError(f"{path.name} line {lineno} is not JSON") from None
+                    if not isinstance(d, dict):
+                        raise DatasetError(f"{path.name}: record {seq} is not a JSON object") from None
+                    r = row(seq, _ref(d.get("student")), _ref(d.get("activity")), d.get("startDate"),
+                            d.get("endDate"), tuple(num(d.get(k)) for k in _ATTENDANCE_KEYS))
+                if r is not None:
+                    yield r
+
+    rows = rows_from_lines if path.suffix == ".jsonl" and _attendance_decoder() is not None else rows_from_dicts
+    conn.executemany("INSERT INTO att VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows())
     dumps = orjson.dumps
     conn.executemany("INSERT INTO att_student VALUES (?, ?, ?)",
                      ((n, i, dumps(i).decode()) for i, n in students.items()))
@@ -519,10 +639,19 @@ class DatasetIndex:
         lo, hi = self._att_span
         if lo is None or hi is None or end < lo or start > hi:
             return [], None, False  # no record can lie inside the window
-        where = ['start >= :ws', '"end" <= :we']
-        args: dict[str, Any] = {"ws": start, "we": end, "n": limit + 1}
+        args: dict[str, Any] = {"ws": start, "we": end, "n": limit + 1,
+                                "h0": half_year(start), "h1": half_year(end)}
+        if args["h0"] == args["h1"]:
+            # The usual case (a term): one half year, read in (s, a) order from the key on.
+            where = ["half = :h0", 'start >= :ws', '"end" <= :we']
+            if key is not None:
+                where.insert(1, "(s, a) > (:ks, :ka)")
+        else:
+            # A window over several half years: correct, but sorted per page (cost grows with the window).
+            where = ["half BETWEEN :h0 AND :h1", 'start >= :ws', '"end" <= :we']
+            if key is not None:
+                where.append("(s, a) > (:ks, :ka)")
         if key is not None:
-            where.insert(0, "(s, a) > (:ks, :ka)")
             args.update(ks=int(key[0]), ka=int(key[1]))
         if students is not None:
             numbers = self._student_numbers()

@@ -62,6 +62,40 @@ if AVAILABLE:
         data: list[Attendance]
         pageToken: Optional[str] = None
 
+    # The stand-in server's index reads dataset lines with these: every field optional, so that only a
+    # line of the wrong shape falls back to a dict.
+    class LooseRef(msgspec.Struct, gc=False):
+        id: Optional[str] = None
+
+    class AttendanceLine(msgspec.Struct, gc=False):
+        student: Optional[LooseRef] = None
+        activity: Optional[LooseRef] = None
+        startDate: Optional[str] = None
+        endDate: Optional[str] = None
+        offeredSum: Optional[int] = None
+        attendanceSum: Optional[int] = None
+        validAbsenceSum: Optional[int] = None
+        invalidAbsenceSum: Optional[int] = None
+        otherAttendanceSum: Optional[int] = None
+        reportedSum: Optional[int] = None
+
+    ATTENDANCE_LINE_DECODER: Any = msgspec.json.Decoder(AttendanceLine)
+
+    class LooseMeta(msgspec.Struct, gc=False):
+        created: Optional[str] = None
+        modified: Optional[str] = None
+
+    class GradeLine(msgspec.Struct, gc=False):
+        id: Optional[str] = None
+        meta: Optional[LooseMeta] = None
+        student: Optional[LooseRef] = None
+        organisation: Optional[LooseRef] = None
+        schoolUnit: Optional[LooseRef] = None
+        registeredBy: Optional[LooseRef] = None
+        registeredDate: Optional[str] = None
+
+    GRADE_LINE_DECODER: Any = msgspec.json.Decoder(GradeLine)
+
     DECODERS: dict[str, Any] = {
         "/grades": msgspec.json.Decoder(GradePage),
         "/aggregatedAttendance": msgspec.json.Decoder(AttendancePage),
@@ -74,6 +108,8 @@ if AVAILABLE:
 
 else:  # pragma: no cover
     DECODERS = {}
+    ATTENDANCE_LINE_DECODER = None
+    GRADE_LINE_DECODER = None
     DECODE_ERRORS = ()
 
     def to_dict(record: Any) -> dict:

@@ -61,7 +61,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .index import OBJECT_ENTITIES, DatasetIndex, normalise_deleted_entity, parse_timestamp
+from .index import OBJECT_ENTITIES, DatasetError, DatasetIndex, normalise_deleted_entity, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -352,6 +352,9 @@ def create_app(
                 response = handler(request)
             except ApiError as exc:
                 return exc.response()
+            except DatasetError as exc:  # e.g. a file caught half-written: the client retries
+                log.warning("dataset cannot be indexed: %s", exc)
+                return ApiError(503, "dataset_unavailable", str(exc), {"Retry-After": "1"}).response()
             if kind == "drop" and response.status_code == 200:
                 return DroppedResponse(response.body)
             if kind == "corrupt" and response.status_code == 200:
