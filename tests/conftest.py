@@ -93,3 +93,15 @@ def pytest_runtest_makereport(item, call):
         # The rule: PostgreSQL tests run everywhere, CI included. A skip here is a failure.
         report.outcome = "failed"
         report.longrepr = f"PostgreSQL test was skipped ({report.longrepr}); these tests must run"
+
+
+def ss12000_spec_path() -> Path:
+    """The SS 12000 OpenAPI spec from the steering group's shared/ folder: SKOLSAM_SHARED, the folder beside
+    the repository (as CI checks it out), or the developers' machine layout. Missing is an error, not a skip."""
+    name = Path("ss12000") / "openapi_ss12000_version2_1_0.yaml"
+    candidates = [Path(os.environ["SKOLSAM_SHARED"]) / name] if os.environ.get("SKOLSAM_SHARED") else []
+    candidates += [PROJECT_ROOT.parent / "shared" / name, Path("/work/shared") / name]
+    for path in candidates:
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"SS 12000 spec not found; set SKOLSAM_SHARED (looked in {candidates})")

@@ -156,8 +156,8 @@ def build_dataset(root: Path, pupils: int = 24, seed: int = 7) -> Path:
     write_jsonl(folder / "persons.jsonl", persons)
     write_jsonl(folder / "grades.jsonl", grades)
     write_jsonl(folder / "aggregatedAttendance.jsonl", attendance)
-    deleted = [{"entity": "grades", "id": uid("grade", "deleted", n), "deletedAt": stamp("2026-01-0%d" % (n + 2))}
-               for n in range(2)]
+    deleted = [{"entity": "grades", "id": uid("grade", "deleted", n),
+                "deletedAt": stamp("2025-10-0%d" % (n + 2), offset="+02:00")} for n in range(2)]
     write_jsonl(folder / "deletedEntities.jsonl", deleted)
     return root
 

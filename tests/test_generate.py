@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from conftest import ss12000_spec_path
 from openapi_schema_validator import OAS30ReadValidator
 
 from skolsam import cli, districts, identity
@@ -21,9 +23,7 @@ from skolsam.generate import Config, generate_dataset
 from skolsam.generate.schooldays import easter_sunday, month_windows, school_days, stockholm_offset
 from skolsam.terms import calendar_by_name, load_calendar
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "ss12000" / "openapi_ss12000_version2_1_0.yaml"
-if not SPEC.exists():  # a checkout outside /work: the spec beside the repository
-    SPEC = Path("/work/shared/ss12000/openapi_ss12000_version2_1_0.yaml")
+SPEC = ss12000_spec_path()
 PUPILS = 200
 TERMS = ["HT2025", "VT2026"]
 

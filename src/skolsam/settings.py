@@ -35,7 +35,7 @@ class Settings:
     # Row count of a mart may differ by at most this fraction from the previous build (warning check).
     mart_row_count_tolerance: float = 0.5
     # Page size asked of the SS 12000 API.
-    ss12000_page_size: int = 5000
+    ss12000_page_size: int = 10000
     # Landing folder for enrollment lists (local path or fsspec URL).
     enrollment_landing: str = ""
     # Term calendar CSV overriding the packaged one.

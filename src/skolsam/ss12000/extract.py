@@ -12,15 +12,21 @@ For every entity (``ENTITIES``, in dependency order) ``extract_entity``:
    move), marks the load_run row failed and raises :class:`ExtractError`.
 
 Streaming runs as a three-stage pipeline so that no stage waits for another: a background thread fetches
-and parses the next pages (:func:`.client.prefetch`), the calling thread checks and pseudonymises a page
-and formats it as COPY text, and a database thread COPYs the previous page (PostgreSQL's own work runs in
-its process meanwhile). Memory stays at a few pages whatever the size of the extract; the garbage
-collector runs rarely while pages stream (``GC_THRESHOLD``).
+the next pages (:func:`.client.prefetch`; the next request goes out as soon as a body has arrived, its
+pageToken read from the end of the body) and, for grades and attendance, decodes them with msgspec
+(:mod:`.records`); the calling thread checks and pseudonymises a page and formats it as COPY text; a
+database thread COPYs the previous page (PostgreSQL's own work runs in its process meanwhile). Memory
+stays at a few pages whatever the size of the extract; the garbage collector runs rarely while pages
+stream (``GC_THRESHOLD``).
 
 The per-record check has two paths. The fast path (grades, attendance) checks presence, types and value
-sets in Python and leaves the syntax of uuids, dates and timestamps to PostgreSQL's COPY; if COPY refuses a
-page, the page's savepoint is rolled back and the page goes through the strict path, which validates
-every field in Python and quarantines the records at fault. Other entities always take the strict path.
+sets (in the typed decoder, or in Python for a page that did not fit it) and leaves the syntax of uuids,
+dates and timestamps to PostgreSQL's COPY; if COPY refuses a page, the page's savepoint is rolled back and
+the page goes through the strict path, which validates every field in Python and quarantines the records
+at fault. Other entities always take the strict path. Hot paths format COPY text themselves (values are
+checked for characters that would need escaping; such records take the escaped strict path) because
+``warehouse.bulk.copy_rows``'s per-value adaptation costs more than the rest of the per-record work;
+small tables and quarantine rows still go through ``copy_rows``.
 
 Where rows go: into a session temp table, then an upsert into staging (``INSERT .. ON CONFLICT``, never
 overwriting a newer ``meta.modified``, one row per key). When the staging table is empty at the start of
