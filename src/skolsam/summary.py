@@ -22,7 +22,8 @@ def _fmt(v) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float) or type(v).__name__ == "Decimal":
-        return f"{float(v):.3f}".rstrip("0").rstrip(".") if float(v) % 1 else f"{float(v):.0f}"
+        x = float(v)
+        return f"{x:.1f}" if abs(x) >= 10 else f"{x:.3f}"  # merit points vs shares
     return str(v)
 
 
