@@ -344,25 +344,9 @@ class SS12000Client:
         return Page(raw.number, obj["data"], raw.date, len(raw.body))
 
     def pages(self, path: str, params: dict | None = None, *, limit: int | None = None) -> Iterator[Page]:
-        """Every page of a list endpoint, following ``pageToken`` to the end."""
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        if limit:
-            query["limit"] = limit
-        seen: set[str] = set()
-        number = 0
-        while True:
-            number += 1
-            obj, resp = self.get_json(path, query, what=f"GET {path} page {number}")
-            yield Page(number, obj["data"], resp.headers.get("date"), len(resp.content))
-            token = obj.get("pageToken")
-            if not token:
-                return
-            if token in seen:
-                raise SS12000Error(f"GET {path} page {number}: the server repeated a page token")
-            seen.add(token)
-            query = {"pageToken": token}
-            if limit:
-                query["limit"] = limit
+        """Every page of a list endpoint, parsed, following ``pageToken`` to the end."""
+        for raw in self.raw_pages(path, params, limit=limit):
+            yield self.parse_page(raw)
 
 
 def _release(resp: httpx.Response) -> None:
