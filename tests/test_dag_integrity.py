@@ -73,3 +73,11 @@ def test_dag_file_imports_no_heavy_module(dag_file, tmp_path):
     added = json.loads(out.stdout.strip().splitlines()[-1])
     heavy = sorted(m for m in added if m.split(".")[0] in HEAVY)
     assert heavy == [], f"{dag_file} imports {heavy} at parse time"
+
+
+def test_extract_dag_runs_every_entity_in_dependency_order(dagbag):
+    from skolsam.ss12000.extract import ENTITIES
+
+    dag = dagbag.dags["skolsam_extract_education"]
+    order = [t.task_id for t in dag.topological_sort() if t.task_id.startswith("extract_")]
+    assert order == [f"extract_{e}" for e in ENTITIES]
