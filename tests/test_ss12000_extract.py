@@ -17,8 +17,10 @@ from ss12000_fixtures import (
 )
 
 from skolsam.ss12000 import extract as ex
+from skolsam.ss12000 import pipeline
+from skolsam.warehouse import bulk
 from skolsam.ss12000.extract import ENTITIES, ApiConfig, ExtractError, extract_entity
-from skolsam.ss12000.server import running_server
+from skolsam.standin.server import running_server
 from skolsam.warehouse.connection import connect
 
 pytestmark = pytest.mark.postgres
@@ -177,8 +179,8 @@ def test_faulty_server_gives_the_same_staging_as_a_clean_one(warehouse_url, serv
     server.faults.configure(rate=0.2, kinds=("429", "500", "drop", "slow", "corrupt"), seed=11, retry_after=0,
                             slow_seconds=0.01)
     with monkeypatch.context() as m:
-        m.setattr(ex, "USE_TYPED_DECODERS", False)
-        m.setattr(ex._BulkTarget, "possible", staticmethod(lambda conn, table: False))
+        m.setattr(pipeline, "USE_TYPED_DECODERS", False)
+        m.setattr(bulk.BulkTarget, "possible", staticmethod(lambda conn, table: False))
         faulty = _extract_all(warehouse_url, _api(server, page_size=5), pseudonymiser)
     injected = dict(server.faults.injected)
     assert sum(injected.values()) >= 10 and {"429", "500", "drop"} <= set(injected)

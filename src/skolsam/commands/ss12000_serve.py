@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..ss12000.server import serve
+    from ..standin.server import serve
 
     serve(
         args.dataset,

@@ -19,7 +19,7 @@ import queue
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import httpx
@@ -54,6 +54,32 @@ class RetryPolicy:
         """Wait after failed attempt number ``attempt`` (1-based): exponential with 'equal jitter'."""
         ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """Where and how to reach the SS 12000 API. ``client_secret`` never shows in a repr."""
+
+    base_url: str
+    token_url: str | None = None
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    page_size: int = 5000
+    timeout: float = 60.0
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+
+    def client(self) -> "SS12000Client":
+        return SS12000Client(
+            self.base_url,
+            self.token_url or self.base_url.rstrip("/") + "/token",
+            self.client_id,
+            self.client_secret,
+            timeout=self.timeout,
+            retry=RetryPolicy(max_attempts=self.max_attempts, backoff_base=self.backoff_base,
+                              backoff_max=self.backoff_max),
+        )
 
 
 @dataclass
@@ -241,6 +267,20 @@ class SS12000Client:
             log.info("%s: %s; attempt %d of %d in %.2fs", what, reason, attempt + 1, policy.max_attempts, delay)
             self._sleep(delay)
 
+    def _get_once(self, url: str, params: dict | None, what: str) -> httpx.Response:
+        """One authorised GET: a 200 answer (body read), else _Retry or SS12000Error."""
+        token = self.token()
+        self.stats["requests"] += 1
+        resp = self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+        if resp.status_code == 401:
+            raise _Retry("HTTP 401")
+        self._check_retryable(resp)
+        if resp.status_code != 200:
+            raise SS12000Error(f"{what}: HTTP {resp.status_code} {_error_code(resp)}", status=resp.status_code)
+        self.stats["bytes"] += len(resp.content)
+        _release(resp)
+        return resp
+
     def get_json(self, path: str, params: dict | None = None, *, what: str | None = None,
                  check: Callable[[Any], bool] = _is_page) -> tuple[Any, httpx.Response]:
         """GET ``path`` (relative to the base URL) with retries; the parsed JSON and the response."""
@@ -248,17 +288,7 @@ class SS12000Client:
         what = what or f"GET {path}"
 
         def attempt() -> tuple[Any, httpx.Response]:
-            token = self.token()
-            self.stats["requests"] += 1
-            resp = self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
-            if resp.status_code == 401:
-                raise _Retry("HTTP 401")
-            self._check_retryable(resp)
-            if resp.status_code != 200:
-                raise SS12000Error(f"{what}: HTTP {resp.status_code} {_error_code(resp)}",
-                                   status=resp.status_code)
-            self.stats["bytes"] += len(resp.content)
-            _release(resp)
+            resp = self._get_once(url, params, what)
             try:
                 obj = orjson.loads(resp.content)
             except orjson.JSONDecodeError:
@@ -276,17 +306,8 @@ class SS12000Client:
         url = self.base_url + "/" + path.lstrip("/")
 
         def attempt():
-            token = self.token()
-            self.stats["requests"] += 1
-            resp = self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
-            if resp.status_code == 401:
-                raise _Retry("HTTP 401")
-            self._check_retryable(resp)
-            if resp.status_code != 200:
-                raise SS12000Error(f"{what}: HTTP {resp.status_code} {_error_code(resp)}", status=resp.status_code)
+            resp = self._get_once(url, params, what)
             body = resp.content
-            _release(resp)
-            self.stats["bytes"] += len(body)
             page_token = _tail_token(body)
             parsed = None
             if page_token is _NO_TOKEN:

@@ -18,7 +18,7 @@ import orjson
 
 from ..pseudonym import Pseudonymiser, default
 from ..warehouse import migrate
-from .extract import ENTITIES, ApiConfig, extract_entity
+from ..ss12000.extract import ENTITIES, ApiConfig, extract_entity
 from .server import running_server
 
 log = logging.getLogger(__name__)
@@ -89,13 +89,13 @@ def run_extract_benchmark(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m skolsam.ss12000.bench DATASET [--warehouse-url URL] [--page-size N]``: prints the JSON."""
+    """``python -m skolsam.standin.bench DATASET [--warehouse-url URL] [--page-size N]``: prints the JSON."""
     import argparse
     import json
 
     from ..warehouse.connection import resolve_url
 
-    p = argparse.ArgumentParser(prog="python -m skolsam.ss12000.bench", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m skolsam.standin.bench", description=main.__doc__)
     p.add_argument("dataset", type=Path)
     p.add_argument("--warehouse-url", help="a migrated (or empty) database; default SKOLSAM_WAREHOUSE_URL or embedded")
     p.add_argument("--page-size", type=int, default=10_000)

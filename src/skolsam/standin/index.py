@@ -21,7 +21,6 @@ re-indexes when they changed, so a test that edits the dataset sees the edit on 
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import hashlib
 import logging
@@ -33,6 +32,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import orjson
+
+from ..ss12000.schema import format_timestamp, parse_timestamp  # noqa: F401 (re-exported for the server)
+from . import lines
 
 log = logging.getLogger(__name__)
 
@@ -55,30 +57,9 @@ DELETED_KEYS = {
 }
 _DELETED_KEY_SET = set(DELETED_KEYS.values()) | {"activities"}
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_MICRO = dt.timedelta(microseconds=1)
-
 
 class DatasetError(ValueError):
     """The dataset folder cannot be served (missing folder, a line that is not JSON, ...)."""
-
-
-def parse_timestamp(value: Any) -> int | None:
-    """RFC 3339 date-time -> UTC microseconds since 1970 (naive values are taken as UTC); None if invalid."""
-    if not isinstance(value, str):
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
-    return (t - _EPOCH) // _MICRO
-
-
-def format_timestamp(micros: int) -> str:
-    """UTC microseconds -> RFC 3339 with a Z, the inverse of parse_timestamp."""
-    return (_EPOCH + dt.timedelta(microseconds=micros)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def normalise_deleted_entity(name: Any) -> str | None:
@@ -192,10 +173,8 @@ def iter_source(path: Path) -> Iterator[tuple[bytes, Any]]:
 
 
 def _object_rows(entity: str, path: Path) -> Iterator[tuple]:
-    from . import records
-
-    if entity == "grades" and path.suffix == ".jsonl" and records.GRADE_LINE_DECODER is not None:
-        yield from _grade_lines(path, records.GRADE_LINE_DECODER, records.DECODE_ERRORS)
+    if entity == "grades" and path.suffix == ".jsonl":
+        yield from _grade_lines(path, lines.GRADE_LINE_DECODER, lines.DECODE_ERRORS)
         return
     extra = [f for _, f in EXTRA_COLUMNS[entity]]
     n = 0
@@ -218,7 +197,7 @@ def _object_row(path: Path, n: int, raw: bytes, obj: Any, extra: list) -> tuple:
 
 
 def _grade_lines(path: Path, decoder: Any, errors: tuple) -> Iterator[tuple]:
-    """Grade lines decoded into a small struct (records.GradeLine) rather than dicts; timestamps, which
+    """Grade lines decoded into a small struct (lines.GradeLine) rather than dicts; timestamps, which
     repeat a lot (grades are registered at whole minutes), parsed once each."""
     extra = [f for _, f in EXTRA_COLUMNS["grades"]]
     stamps: dict[Any, int | None] = {}
@@ -337,18 +316,6 @@ _ATTENDANCE_KEYS = ("offeredSum", "attendanceSum", "validAbsenceSum", "invalidAb
                    "reportedSum")
 
 
-def _attendance_decoder() -> Any:
-    """A msgspec decoder for one attendance line (None without msgspec): about twice as fast as a dict."""
-    from . import records
-
-    return records.ATTENDANCE_LINE_DECODER
-
-
-def _decode_errors() -> tuple[type[BaseException], ...]:
-    from . import records
-
-    return records.DECODE_ERRORS
-
 
 def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
     # id: the source id; json: the same as a JSON string (quoted, escaped), ready to be written out.
@@ -396,10 +363,10 @@ def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
                 yield r
 
     def rows_from_lines() -> Iterator[tuple]:
-        # The common case (.jsonl): each line decoded straight into a small struct (see _attendance_decoder);
+        # The common case (.jsonl): each line decoded straight into a small struct (lines.AttendanceLine);
         # a line that does not fit it is read as a dict.
-        decode = _attendance_decoder().decode
-        errors = _decode_errors()
+        decode = lines.ATTENDANCE_LINE_DECODER.decode
+        errors = lines.DECODE_ERRORS
         seq = 0
         with open(path, "rb", buffering=1 << 20) as fh:
             for lineno, line in enumerate(fh, 1):
@@ -424,7 +391,7 @@ def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
                 if r is not None:
                     yield r
 
-    rows = rows_from_lines if path.suffix == ".jsonl" and _attendance_decoder() is not None else rows_from_dicts
+    rows = rows_from_lines if path.suffix == ".jsonl" else rows_from_dicts
     conn.executemany("INSERT INTO att VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows())
     dumps = orjson.dumps
     conn.executemany("INSERT INTO att_student VALUES (?, ?, ?)",
