@@ -20,7 +20,7 @@ from skolsam.ss12000 import extract as ex
 from skolsam.ss12000 import pipeline
 from skolsam.warehouse import bulk
 from skolsam.ss12000.extract import ENTITIES, ApiConfig, ExtractError, extract_entity
-from skolsam.standin.server import running_server
+from skolsam.standin.running import running_server
 from skolsam.warehouse.connection import connect
 
 pytestmark = pytest.mark.postgres

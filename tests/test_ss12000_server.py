@@ -19,7 +19,7 @@ from conftest import ss12000_spec_path
 from ss12000_fixtures import HT2025, VT2026, build_dataset, read_entity, read_jsonl, uid, window_sums, write_jsonl
 
 from skolsam.ss12000.client import RetryPolicy, SS12000AuthError, SS12000Client, SS12000Error
-from skolsam.standin.server import running_server
+from skolsam.standin.running import running_server
 
 SPEC = ss12000_spec_path()
 SPEC_HOST = "http://some.server.se"  # the spec's servers entry is http://some.server.se/v2.0

@@ -61,7 +61,7 @@ def test_the_scan_sees_a_standin_import():
     tooling = PACKAGE / "commands" / "extract.py"
     assert any(not top for _, top in _standin_imports(tooling, "skolsam.commands.extract"))
     bench = PACKAGE / "standin" / "bench.py"
-    assert _standin_imports(bench, "skolsam.standin.bench")  # `from .server import ...` resolved
+    assert _standin_imports(bench, "skolsam.standin.bench")  # `from .running import ...` resolved
 
 
 def test_production_modules_never_import_the_standin():

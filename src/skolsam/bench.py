@@ -159,7 +159,7 @@ def dag_parse_seconds() -> dict[str, float]:
 def run_bench(pupils: int = 40000, seed: int = 1, terms: list[str] | None = None,
               warehouse_url: str | None = None, log=print) -> dict:
     from .generate import generate_dataset
-    from .standin.server import running_server
+    from .standin.running import running_server
 
     terms = terms or ["HT2025", "VT2026"]
     home = project_home() / "bench"

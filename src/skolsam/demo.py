@@ -35,7 +35,7 @@ class DemoResult:
 def run_demo(dataset: Path, warehouse_url: str | None = None, *, home: Path | None = None,
              client_id: str = "skolsam", client_secret: str = "skolsam", echo=print) -> DemoResult:
     from .airflow import local
-    from .standin.server import running_server
+    from .standin.running import running_server
 
     dataset = Path(dataset).resolve()
     if not (dataset / "ss12000").is_dir():

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..pseudonym import default as default_pseudonymiser
     from ..settings import Settings
     from ..ss12000.extract import ENTITIES, ApiConfig, ExtractError, extract_entity
-    from ..standin.server import running_server
+    from ..standin.running import running_server
     from ..warehouse import connection, migrate
 
     settings = Settings.load()

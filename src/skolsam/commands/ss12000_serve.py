@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..standin.server import serve
+    from ..standin.running import serve
 
     serve(
         args.dataset,

@@ -19,7 +19,7 @@ import orjson
 from ..pseudonym import Pseudonymiser, default
 from ..warehouse import migrate
 from ..ss12000.extract import ENTITIES, ApiConfig, extract_entity
-from .server import running_server
+from .running import running_server
 
 log = logging.getLogger(__name__)
 
