@@ -36,7 +36,7 @@ def dataset(tmp_path) -> Path:
 
 @pytest.fixture
 def server(dataset, tmp_path):
-    with running_server(dataset, index_dir=tmp_path / "index", retry_after=0, slow_seconds=0.01) as url:
+    with running_server(dataset, index_dir=tmp_path / "index", retry_after=0, slow_seconds=0.01, demo=True) as url:
         yield url
 
 
@@ -323,7 +323,7 @@ def test_generated_dataset_end_to_end(warehouse_url, tmp_path, pseudonymiser):
 
     manifest = generate_dataset(tmp_path / "city", pupils=120, seed=3, terms=TERMS)
     dataset = tmp_path / "city"
-    with running_server(dataset, index_dir=tmp_path / "index") as url:
+    with running_server(dataset, index_dir=tmp_path / "index", demo=True) as url:
         summaries = _extract_all(warehouse_url, _api(url, page_size=500), pseudonymiser)
     counts = manifest.counts
     assert summaries["persons"]["rows_loaded"] == counts["persons"]

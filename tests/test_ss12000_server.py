@@ -32,7 +32,7 @@ def dataset(tmp_path) -> Path:
 
 @pytest.fixture
 def server(dataset, tmp_path):
-    with running_server(dataset, index_dir=tmp_path / "index", retry_after=0, slow_seconds=0.05) as url:
+    with running_server(dataset, index_dir=tmp_path / "index", retry_after=0, slow_seconds=0.05, demo=True) as url:
         yield url
 
 
@@ -366,7 +366,7 @@ def test_client_gives_up_with_a_clear_error(server):
 
 
 def test_server_in_a_child_process(dataset, tmp_path):
-    with running_server(dataset, in_process=False, index_dir=tmp_path / "index", fail_rate=0.3, fault_seed=5,
+    with running_server(dataset, in_process=False, demo=True, index_dir=tmp_path / "index", fail_rate=0.3, fault_seed=5,
                         fail_kinds="429,500", retry_after=0) as url:
         assert url.startswith("http://127.0.0.1:")
         with _client(url) as client:

@@ -50,8 +50,10 @@ from ..warehouse.audit import LoadRun
 from ..warehouse.bulk import is_empty
 from ..warehouse.connection import connect
 from .client import ApiConfig, SS12000Client, SS12000Error
+from .config import PageBudget, _resend_names
 from .loaders import LOADERS, TARGETS
 from .pipeline import SOURCE, Run
+from .schema import time_zone
 
 __all__ = ["ENTITIES", "ApiConfig", "ExtractError", "extract_all", "extract_entity", "resolve_terms"]
 
@@ -64,7 +66,12 @@ _LOCK_BASE = 731_200_100
 
 
 class ExtractError(RuntimeError):
-    """An entity's extraction failed; nothing of it was loaded. The message holds no personal data."""
+    """An entity's extraction failed; nothing of it was loaded. The message holds no personal data.
+    From ``extract_all``: ``failed`` names the entities that failed, ``summaries`` those that did not."""
+
+    def __init__(self, message: str, *, failed: Sequence[str] = (), summaries: Sequence[dict] = ()):
+        super().__init__(message)
+        self.failed, self.summaries = list(failed), list(summaries)
 
 
 def resolve_terms(terms: Iterable[str] | str | None, calendar: list[terms_mod.TermDates],
@@ -112,18 +119,28 @@ def extract_entity(
         chosen_terms = resolve_terms(terms, terms_mod.load_calendar(settings.term_calendar or None))
     limit = max(1, int(api.page_size or settings.ss12000_page_size))
     own_client = client is None
-    client = client or api.client()
-    requests0, retries0 = client.stats["requests"], client.stats["retries"]
-    load = LoadRun(warehouse_url, SOURCE, entity).open()
+    load = LoadRun(warehouse_url, SOURCE, entity)
     t0 = time.perf_counter()
     run: Run | None = None
     previous = None
+    requests0 = retries0 = 0
     try:
+        zone = api.time_zone or settings.ss12000_time_zone
+        time_zone(zone)  # an unknown zone fails here, before anything is read
+        client = client or api.client()
+        requests0, retries0 = client.stats["requests"], client.stats["retries"]
+        client.resend = _resend_names(api.resend_params if api.resend_params is not None
+                                      else settings.ss12000_resend_params)
+        client.budget = PageBudget(settings.ss12000_max_pages or None, settings.ss12000_time_budget_seconds or None)
         with connect(warehouse_url) as conn:
             with conn.transaction():
-                conn.execute("SET LOCAL TIME ZONE 'UTC'")
+                # Timestamps without a zone are read in the source's zone (PostgreSQL parses them in COPY).
+                conn.execute(sql.SQL("SET LOCAL TIME ZONE {}").format(sql.Literal(zone)))
                 conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(WORK_MEM)))
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_BASE + ENTITIES.index(entity),))
+                # Opened under the lock: any other `running` row of this entity is a run that died.
+                load.open()
+                _close_stale_runs(warehouse_url, entity, load.run_id)
                 previous = audit.get_watermark(conn, SOURCE, entity)
                 if full_refresh and previous is not None:
                     audit.clear_watermarks(conn, SOURCE, [entity])
@@ -133,6 +150,8 @@ def extract_entity(
                     log.warning("ss12000 %s: staging is empty but a watermark is set; reading everything", entity)
                     read_from = None
                 run = Run(entity, conn, load, pseudonymiser)
+                run.time_zone = zone
+                run.clock_margin = float(settings.ss12000_clock_margin_seconds)
                 run.load_erasures()
                 result = LOADERS[entity](run, client, limit, full_refresh, read_from, chosen_terms)
                 load.rows_read = run.read
@@ -146,6 +165,8 @@ def extract_entity(
     except BaseException as exc:
         error = _safe_error(entity, exc)
         try:
+            if load.run_id is None:
+                load.open()
             load.rows_read = run.read if run else 0
             load.rows_loaded = load.rows_quarantined = load.rows_deleted = 0
             load.close("failed", message=str(error)[:1000])
@@ -155,8 +176,10 @@ def extract_entity(
             raise error from exc
         raise
     finally:
-        if own_client:
-            client.close()
+        if client is not None:
+            client.budget = None
+            if own_client:
+                client.close()
     seconds = round(time.perf_counter() - t0, 3)
     summary = {
         "entity": entity,
@@ -186,6 +209,20 @@ def extract_entity(
     return summary
 
 
+def _close_stale_runs(warehouse_url: str, entity: str, current: int | None) -> int:
+    """Close as failed the `running` rows of this entity other than ``current``: runs killed before they
+    could record their end (this runs under the entity's lock, which every live run holds while open)."""
+    with connect(warehouse_url, autocommit=True) as conn:
+        n = conn.execute(
+            """UPDATE audit.load_run SET status = 'failed', finished_at = now(),
+                      message = 'stale: the run ended without recording it (killed or lost its connection)'
+                WHERE source = %s AND entity = %s AND status = 'running' AND run_id <> %s""",
+            (SOURCE, entity, current)).rowcount
+    if n:
+        log.warning("ss12000 %s: closed %d stale running load_run row(s) as failed", entity, n)
+    return n
+
+
 def _safe_error(entity: str, exc: BaseException) -> ExtractError:
     """An error message without record content: ours as they are, database errors by class and SQLSTATE."""
     if isinstance(exc, psycopg.Error):
@@ -201,10 +238,18 @@ def _safe_error(entity: str, exc: BaseException) -> ExtractError:
 def extract_all(warehouse_url: str, api: ApiConfig, pseudonymiser: Pseudonymiser, *,
                 entities: Sequence[str] = ENTITIES, full_refresh: bool = False,
                 terms: Sequence[str] | str | None = None, settings: Settings | None = None) -> list[dict]:
-    """Every entity in dependency order, sharing one HTTP client; stops at the first failure."""
-    out = []
+    """Every entity in dependency order, sharing one HTTP client. A failing entity is recorded (its
+    load_run row) and the others still run; then ExtractError lists the failed ones."""
+    out, failed = [], []
     with api.client() as client:
         for entity in entities:
-            out.append(extract_entity(entity, warehouse_url, api, pseudonymiser, full_refresh=full_refresh,
-                                      terms=terms, settings=settings, client=client))
+            try:
+                out.append(extract_entity(entity, warehouse_url, api, pseudonymiser, full_refresh=full_refresh,
+                                          terms=terms, settings=settings, client=client))
+            except ExtractError as exc:
+                log.error("%s", exc)
+                failed.append(entity)
+    if failed:
+        raise ExtractError(f"SS 12000: {len(failed)} of {len(entities)} entities failed: {', '.join(failed)} "
+                           f"(see audit.load_run); the others were loaded", failed=failed, summaries=out)
     return out

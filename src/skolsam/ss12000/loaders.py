@@ -33,7 +33,7 @@ from .client import SS12000Client, SS12000Error, prefetch
 from .mappers import attendance as att
 from .mappers import catalogue, grades, persons
 from .pipeline import SOURCE, Mapper, Run
-from .schema import FIELD_INVALID, format_timestamp, parse_timestamp, valid_uuid
+from .schema import FIELD_INVALID, TIMESTAMP_IN_FUTURE, format_timestamp, parse_timestamp, valid_uuid
 
 DELETED_ENTITIES = {  # answer key -> (EndPointsEnum value, staging table or None)
     "grades": ("Grade", grades.GRADE_TABLE),
@@ -48,12 +48,37 @@ TARGETS = {"organisations": catalogue.ORG_TABLE, "syllabuses": catalogue.SYLLABU
            "persons": persons.PERSON_TABLE, "grades": grades.GRADE_TABLE}
 
 
+def server_clock_limit(run: Run) -> int:
+    """The latest meta.modified a record may carry: the server's clock (the Date of its latest answer, else
+    ours) plus ``run.clock_margin`` seconds, as UTC microseconds."""
+    now = http_date(run.last_date) or dt.datetime.now(dt.timezone.utc)
+    return parse_timestamp(now.isoformat()) + int(run.clock_margin * 1_000_000)
+
+
+def _settle(run: Run, table: str, ref_column: str) -> None:
+    """After a stream into ``table``: rows whose meta.modified lies past the server's clock are taken out and
+    quarantined (``timestamp_in_future``: one such record would freeze incremental loading); the largest
+    meta.modified of the rows that stay is what may move the watermark."""
+    conn = run.conn
+    newest = max_modified(conn, table)
+    limit = server_clock_limit(run)
+    if newest is not None and newest > limit:
+        refs = conn.execute(sql.SQL(
+            """DELETE FROM {} WHERE modified_at > 'epoch'::timestamptz + %s * interval '1 microsecond'
+               RETURNING {}::text""").format(ident(table), sql.Identifier(ref_column)), (limit,)).fetchall()
+        rows = [QuarantineRow(TIMESTAMP_IN_FUTURE, record_ref=r[0], detail="field=meta.modified") for r in refs]
+        run.quarantined += audit.quarantine(conn, run.run_id, SOURCE, run.entity, rows)
+        newest = max_modified(conn, table)
+    run.note_loaded(newest)
+
+
 def _advance(run: Run, entity: str, previous: str | None) -> str | None:
-    """Set the entity's watermark to the largest meta.modified seen (never backwards); returns it."""
-    candidates = [v for v in (run.side_max, parse_timestamp(previous) if previous else None) if v is not None]
+    """Set the entity's watermark to the largest meta.modified loaded (never backwards, and never past the
+    server's clock plus the margin: a watermark left in the future by an older version comes back); returns it."""
+    candidates = [v for v in (run.loaded_max, parse_timestamp(previous) if previous else None) if v is not None]
     if not candidates:
         return previous
-    value = format_timestamp(max(candidates))
+    value = format_timestamp(min(max(candidates), server_clock_limit(run)))
     if value != previous:
         audit.set_watermark(run.conn, SOURCE, entity, value, run.run_id)
     return value
@@ -68,7 +93,7 @@ def _load_simple(run: Run, client: SS12000Client, limit: int, full_refresh: bool
     conn = run.conn
     temp_table(conn, target, temp)
     run.stream(client, mapper, _modified_params(previous), limit, columns={f"pg_temp.{temp}": columns})
-    run.note_max(max_modified(conn, f"pg_temp.{temp}"))
+    _settle(run, f"pg_temp.{temp}", "id")
     if full_refresh:
         conn.execute(sql.SQL("DELETE FROM {}").format(ident(target)))
     loaded = upsert(conn, target, temp, "id", columns)
@@ -92,7 +117,7 @@ def load_persons(run, client, limit, full_refresh, previous, terms):
     run.stream(client, persons.PERSONS, _modified_params(previous), limit,
                columns={f"pg_temp.{persons.PERSON_TEMP}": persons.PERSON_COLUMNS,
                         f"pg_temp.{persons.ENROLMENT_TEMP}": persons.ENROLMENT_COLUMNS})
-    run.note_max(max_modified(conn, f"pg_temp.{persons.PERSON_TEMP}"))
+    _settle(run, f"pg_temp.{persons.PERSON_TEMP}", "person_ref")
     if full_refresh:
         conn.execute("TRUNCATE staging.ss12000_person CASCADE")
     loaded = upsert(conn, persons.PERSON_TABLE, persons.PERSON_TEMP, "person_ref", persons.PERSON_COLUMNS)
@@ -127,7 +152,7 @@ def load_grades(run, client, limit, full_refresh, previous, terms):
         target.set_aside()
         run.target = table
         run.stream(client, grades.GRADES, params, limit, columns={table: columns})
-        run.note_max(max_modified(conn, table))
+        _settle(run, table, "id")
         skipped = conn.execute(
             """DELETE FROM staging.ss12000_grade g USING staging.ss12000_deleted d
                 WHERE d.entity = 'grades' AND d.id = g.id""").rowcount
@@ -140,7 +165,7 @@ def load_grades(run, client, limit, full_refresh, previous, terms):
         temp_table(conn, table, grades.GRADE_TEMP)
         run.target = f"pg_temp.{grades.GRADE_TEMP}"
         run.stream(client, grades.GRADES, params, limit, columns={run.target: columns})
-        run.note_max(max_modified(conn, run.target))  # before skipping deleted ids: seen all the same
+        _settle(run, run.target, "id")  # before skipping deleted ids: seen all the same
         # A grade once listed as deleted is never loaded again.
         skipped = conn.execute(
             """DELETE FROM tmp_ss12000_grade t USING staging.ss12000_deleted d

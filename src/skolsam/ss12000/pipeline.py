@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import logging
 import queue
 import threading
 import time
@@ -37,7 +38,9 @@ from ..warehouse import audit
 from ..warehouse.audit import LoadRun, QuarantineRow
 from ..warehouse.bulk import copy_line, copy_text
 from .client import SS12000Client, SS12000Error, prefetch
-from .schema import DECODE_ERRORS, Drop, Reject, get, page_decoder, parse_timestamp, to_dict
+from .schema import DECODE_ERRORS, Drop, Reject, get, has_zone, page_decoder, to_dict
+
+log = logging.getLogger(__name__)
 
 SOURCE = "ss12000"
 PIPELINE_DEPTH = 2  # pages fetched ahead, and pages queued for the database thread
@@ -59,25 +62,15 @@ _SPLIT = object()  # marks a split page: each record is decoded on its own
 
 @dataclass
 class PageOut:
-    """A processed page: COPY text per table, quarantine rows, records dropped for erasure, and the largest
-    meta.modified (UTC microseconds) among records that do not reach the table."""
+    """A processed page: COPY text per table, quarantine rows, records dropped for erasure, and the
+    person_refs newly found erased. Records that do not reach a table never move a watermark."""
 
     text: dict[str, list[str]] = field(default_factory=dict)
     rejects: list[QuarantineRow] = field(default_factory=list)
     dropped: int = 0
-    side_max: int | None = None
     erased_refs: list[str] = field(default_factory=list)
 
-    def note(self, obj: Any) -> None:
-        self.note_value(get(obj, "meta.modified"))
-
-    def note_value(self, modified: Any) -> None:
-        v = parse_timestamp(modified)
-        if v is not None and (self.side_max is None or v > self.side_max):
-            self.side_max = v
-
-    def reject(self, exc: Reject, n: int, ref: str | None, obj: Any) -> None:
-        self.note(obj)
+    def reject(self, exc: Reject, n: int, ref: str | None) -> None:
         detail = f"field={exc.field_name}" if exc.field_name else None
         self.rejects.append(QuarantineRow(exc.reason, row_number=n, record_ref=ref, detail=detail))
 
@@ -136,11 +129,10 @@ def process_page(run: "Run", mapper: Mapper, records: list, n0: int, *, typed: b
         try:
             rows = check(run, obj, out)
         except Reject as exc:
-            out.reject(exc, n, ref_of(run, obj), obj)
+            out.reject(exc, n, ref_of(run, obj))
             continue
         except Drop:
             out.dropped += 1
-            out.note(obj)
             continue
         for table, table_rows in rows.items():
             out.text.setdefault(table, []).extend(copy_line(r) for r in table_rows)
@@ -236,10 +228,14 @@ class Run:
         self.dropped = 0
         self.pages = 0
         self.fallback_pages = 0
-        self.side_max: int | None = None  # largest meta.modified among records that did not reach the table
+        self.loaded_max: int | None = None  # largest meta.modified loaded (UTC microseconds)
+        self.time_zone = "UTC"  # the zone naive timestamps are read in (the transaction's TIME ZONE)
+        self.naive_seen = False
         self.target = ""  # the table typed lines go to (set by the entity's loader)
         self.term: terms_mod.TermDates | None = None
-        self.first_date: str | None = None
+        self.first_date: str | None = None  # the server's Date on the first page
+        self.last_date: str | None = None  # and on the latest page
+        self.clock_margin = 300.0  # seconds a meta.modified may lie past the server's clock
         self.stream_seconds = 0.0
         self.copied: dict[str, int] = {}
 
@@ -281,6 +277,7 @@ class Run:
                 for raw, decoded, split in prefetch(fetched(), PIPELINE_DEPTH):
                     if raw.number == 1:
                         self.first_date = raw.date
+                    self.last_date = raw.date or self.last_date
                     if decoded is not None:
                         data = decoded.data
 
@@ -293,6 +290,8 @@ class Run:
 
                         def as_dicts(data=data) -> list:
                             return data
+                    if data:
+                        self.note_zone(data[-1] if not split else None)
                     n0 = self.read
                     self.read += len(data)
                     self.pages += 1
@@ -315,7 +314,7 @@ class Run:
                 for table, lines in out.text.items():
                     if lines:
                         copy_text(conn, table, columns[table], "".join(lines))
-        except (pg_errors.DataError, pg_errors.IntegrityError):
+        except (pg_errors.DataError, pg_errors.IntegrityError, UnicodeEncodeError):
             self.fallback_pages += 1
             out = process_page(self, mapper, as_dicts(), n0)
             with conn.transaction():
@@ -331,8 +330,18 @@ class Run:
                 self.erased_refs.add(ref)
                 conn.execute("INSERT INTO audit.erased_ref (person_ref) VALUES (%s) ON CONFLICT DO NOTHING", (ref,))
         self.dropped += out.dropped
-        self.note_max(out.side_max)
 
-    def note_max(self, micros: int | None) -> None:
-        if micros is not None and (self.side_max is None or micros > self.side_max):
-            self.side_max = micros
+    def note_loaded(self, micros: int | None) -> None:
+        if micros is not None and (self.loaded_max is None or micros > self.loaded_max):
+            self.loaded_max = micros
+
+    def note_zone(self, record: Any) -> None:
+        """Say once per run that timestamps without a zone are read in the source's zone (one record a page
+        is looked at: servers write all their timestamps one way)."""
+        if self.naive_seen:
+            return
+        modified = get(record, "meta.modified") if isinstance(record, dict) else getattr(
+            getattr(record, "meta", None), "modified", None)
+        if isinstance(modified, str) and not has_zone(modified):
+            self.naive_seen = True
+            log.warning("ss12000 %s: timestamps without a time zone; read as %s", self.entity, self.time_zone)

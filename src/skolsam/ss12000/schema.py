@@ -109,24 +109,44 @@ def to_dict(record: Any) -> dict:
 # --------------------------------------------------------------------------------------------------------
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _MICRO = dt.timedelta(microseconds=1)
+_MAX_MICROS = (dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc) - _EPOCH) // _MICRO
+_MIN_MICROS = (dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc) - _EPOCH) // _MICRO
+_ZONED = re.compile(r"(Z|z|[+-]\d{2}(:?\d{2})?)$").search
 
 
-def parse_timestamp(value: Any) -> int | None:
-    """RFC 3339 date-time -> UTC microseconds since 1970 (naive values are taken as UTC); None if invalid."""
+def parse_timestamp(value: Any, tz: dt.tzinfo = dt.timezone.utc) -> int | None:
+    """RFC 3339 date-time -> UTC microseconds since 1970 (a value without a zone is taken in ``tz``); None if
+    invalid or outside years 1-9999 in UTC (``9999-12-31T23:59:59-01:00`` is, and would overflow later)."""
     if not isinstance(value, str):
         return None
     try:
         t = dt.datetime.fromisoformat(value)
-    except ValueError:
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=tz)
+        micros = (t - _EPOCH) // _MICRO
+    except (ValueError, OverflowError):
         return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
-    return (t - _EPOCH) // _MICRO
+    return micros if _MIN_MICROS <= micros <= _MAX_MICROS else None
 
 
 def format_timestamp(micros: int) -> str:
     """UTC microseconds -> RFC 3339 with a Z, the inverse of parse_timestamp."""
     return (_EPOCH + dt.timedelta(microseconds=micros)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def has_zone(value: Any) -> bool:
+    """Whether an RFC 3339 date-time names its offset (``Z`` or ``+01:00``)."""
+    return isinstance(value, str) and _ZONED(value) is not None
+
+
+def time_zone(name: str) -> dt.tzinfo:
+    """The named IANA time zone; ValueError naming it if unknown."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (expected an IANA name such as Europe/Stockholm)") from None
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -136,10 +156,16 @@ def format_timestamp(micros: int) -> str:
 REQUIRED_FIELD_MISSING = "required_field_missing"
 FIELD_INVALID = "field_invalid"
 GRADE_VALUE_UNKNOWN = "grade_value_unknown"
+TIMESTAMP_INVALID = "timestamp_invalid"  # not an RFC 3339 date-time (also `now`, `epoch`, `infinity`)
+TIMESTAMP_IN_FUTURE = "timestamp_in_future"  # later than the server's own clock plus a margin
+CHARACTER_NOT_ALLOWED = "character_not_allowed"  # NUL or a lone surrogate: PostgreSQL text refuses them
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").fullmatch
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
-_TS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)?").fullmatch
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").fullmatch
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
+TIMESTAMP_RE = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)?").fullmatch
+BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]").search
+_UUID, _DATE, _TS = UUID_RE, DATE_RE, TIMESTAMP_RE
 
 
 class Reject(Exception):
@@ -176,11 +202,11 @@ def optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
 
 
 def is_text(v: Any) -> bool:
-    return type(v) is str
+    return type(v) is str and not BAD_CHARACTERS(v)
 
 
 def is_nonempty_text(v: Any) -> bool:
-    return type(v) is str and bool(v)
+    return type(v) is str and bool(v) and not BAD_CHARACTERS(v)
 
 
 def is_bool(v: Any) -> bool:
@@ -196,7 +222,7 @@ def is_ref(v: Any) -> bool:
 
 
 def is_text_list(v: Any) -> bool:
-    return v is None or (isinstance(v, list) and all(type(t) is str for t in v))
+    return v is None or (isinstance(v, list) and all(is_text(t) for t in v))
 
 
 def one_of(allowed: frozenset) -> Callable[[Any], bool]:
@@ -231,7 +257,16 @@ def require(obj: Any, paths: Sequence[str], prefix: str = "") -> None:
 def check(checks: Iterable[tuple[str, Callable[[Any], bool], Any]]) -> None:
     for name, ok, value in checks:
         if not ok(value):
-            raise Reject(FIELD_INVALID, name)
+            raise Reject(reason_for(ok, value), name)
+
+
+def reason_for(ok: Callable[[Any], bool], value: Any) -> str:
+    """The reason code for a value a check refused."""
+    if type(value) is str and BAD_CHARACTERS(value):
+        return CHARACTER_NOT_ALLOWED
+    if ok is valid_ts:
+        return TIMESTAMP_INVALID
+    return FIELD_INVALID
 
 
 def object_ref(obj: Any) -> str | None:

@@ -54,7 +54,8 @@ def run_extract_benchmark(
     terms = list(terms) if terms else dataset_terms(dataset)
     migrate.migrate(warehouse_url)
     t_index = time.perf_counter()
-    with running_server(dataset, in_process=in_process_server, max_page_size=max(page_size, 10_000)) as base_url:
+    with running_server(dataset, in_process=in_process_server, max_page_size=max(page_size, 10_000),
+                        demo=True) as base_url:
         index_seconds = time.perf_counter() - t_index
         api = ApiConfig(base_url, base_url + "/token", "skolsam", "skolsam", page_size)
         per_entity: dict[str, dict] = {}

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from .index import DatasetIndex
 from .params import BASE_PATH
 from .server import create_app
-from .state import Faults, ServerState
+from .state import Faults, Quirks, ServerState
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,12 @@ class ServerURL(str):
     @property
     def token_url(self) -> str:
         return self + "/token"
+
+    @property
+    def quirks(self) -> Quirks:
+        if self.state is None:
+            raise RuntimeError("quirk switches are only reachable on an in-process server")
+        return self.state.quirks
 
     @property
     def faults(self) -> Faults:
@@ -77,7 +83,7 @@ def running_server(dataset: Path, *, host: str = "127.0.0.1", port: int = 0, in_
                    startup_timeout: float = 600.0, **options: Any) -> Iterator[ServerURL]:
     """Serve ``dataset`` for the length of the ``with`` block; yields the base URL (incl. ``/v2.0``).
 
-    ``options`` go to :func:`create_app` (client_id, client_secret, fail_rate, fail_kinds, fault_seed,
+    ``options`` go to :func:`create_app` (demo, quirks, client_id, client_secret, fail_rate, fail_kinds, fault_seed,
     retry_after, slow_seconds, fault_paths, fault_skip, token_ttl, max_page_size, index_dir). In-process
     (the default) the server runs in a thread and the yielded URL carries ``.faults``, ``.index`` and
     ``.state``; with ``in_process=False`` it runs in a child process (no shared GIL; what the benchmark
@@ -124,7 +130,9 @@ def _subprocess_server(dataset: Path, host: str, port: int, startup_timeout: flo
              "fault_seed": "--fault-seed", "retry_after": "--retry-after", "slow_seconds": "--slow-seconds",
              "token_ttl": "--token-ttl", "max_page_size": "--max-page-size", "index_dir": "--index-dir"}
     for name, value in options.items():
-        if name == "fail_kinds":
+        if name == "demo":
+            cmd += ["--demo"] if value else []
+        elif name == "fail_kinds":
             cmd += ["--fail-kinds", value if isinstance(value, str) else ",".join(value)]
         elif name in flags:
             if value is not None:

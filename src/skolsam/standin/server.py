@@ -53,7 +53,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .index import OBJECT_ENTITIES, DatasetError, DatasetIndex, normalise_deleted_entity
+from .index import DELETED_KEYS, OBJECT_ENTITIES, DatasetError, DatasetIndex, normalise_deleted_entity
 from .params import (
     _JSON, _UUID, BASE_PATH, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_FAULT_KINDS, LIST_PARAMS, ApiError, _bad,
     _p_date, _p_strings, _p_timestamp, _p_uuids,
@@ -82,8 +82,16 @@ def create_app(
     fault_paths: tuple[str, ...] | None = None,
     fault_skip: int = 0,
     page_token_key: bytes | None = None,
+    demo: bool = False,
+    quirks: dict | None = None,
 ) -> Starlette:
-    """The Starlette app over ``dataset``. ``app.state.ss12000`` holds the index, tokens and faults."""
+    """The Starlette app over ``dataset``. ``app.state.ss12000`` holds the index, tokens, faults and quirks.
+
+    The default credentials (``skolsam``/``skolsam``) are refused unless ``demo`` is set (the demo and the
+    tests pass it): a stand-in started by mistake somewhere reachable must not answer anyone."""
+    if not demo and (client_id == DEFAULT_CLIENT_ID or client_secret == DEFAULT_CLIENT_SECRET):
+        raise ValueError("the stand-in's default client id and secret are for the demo only: start it in demo "
+                         "mode (--demo) or set --client-id and --client-secret")
     state = ServerState(
         index=DatasetIndex(Path(dataset), index_dir),
         tokens=BearerTokens(token_ttl),
@@ -138,17 +146,39 @@ def create_app(
                             guarded(entity, lambda r, e=entity: _list(state, e, r)), methods=["GET"]))
         routes.append(Route(f"{BASE_PATH}/{entity}/{{id}}",
                             guarded(entity, lambda r, e=entity: _get(state, e, r)), methods=["GET"]))
+    state.quirks.configure(**(quirks or {}))
     app = Starlette(routes=routes)
+    app.add_middleware(_DateHeader, quirks=state.quirks)
     app.state.ss12000 = state
+    app.state.quirks = state.quirks
     app.state.faults = state.faults
     app.state.index = state.index
     app.state.tokens = state.tokens
     return app
 
 
+class _DateHeader:
+    """Drops the Date header when the ``no_date_header`` quirk is on (uvicorn adds one to every answer)."""
+
+    def __init__(self, app, quirks):
+        self.app, self.quirks = app, quirks
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.quirks.no_date_header:
+            return await self.app(scope, receive, send)
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [(k, v) for k, v in message.get("headers", [])
+                                                  if k.lower() != b"date"]}
+            await send(message)
+
+        return await self.app(scope, receive, sending)
+
+
 def _health(state: ServerState) -> Response:
     state.index.ensure()
-    return Response(orjson.dumps({"status": "ok", "counts": state.index.counts}), media_type=_JSON)
+    return Response(orjson.dumps({"status": "ok"}), media_type=_JSON)
 
 
 def _authorise(state: ServerState, request: Request) -> None:
@@ -200,17 +230,42 @@ def _limit(state: ServerState, query) -> int:
     return min(n, state.max_page_size)
 
 
-def _paging(state: ServerState, endpoint: str, query, parse: Callable[[], dict]) -> tuple[dict, list | None, int]:
+def _paging(state: ServerState, endpoint: str, query, parse: Callable[[], dict],
+            required: tuple[str, ...] = ()) -> tuple[dict, list | None, int]:
     limit = _limit(state, query)
     token = query.get("pageToken")
     if token is None:
         return parse(), None, limit
+    quirks = state.quirks
     others = sorted({k for k in query.keys() if k not in ("limit", "pageToken")})
+    if quirks.filters_on_every_page:
+        _, key = state.pages.decode(endpoint, token)
+        return parse(), key, limit  # the filters sent now, not those of the first page
+    if quirks.required_on_every_page and required:
+        missing = [name for name in required if name not in query]
+        if missing:
+            raise _bad(f"{missing[0]} is required")
+        others = [k for k in others if k not in required]
     if others:
         raise _bad(f"pageToken cannot be combined with other filters than limit (got {', '.join(others)})",
                    "invalid_filter")
     filters, key = state.pages.decode(endpoint, token)
+    if quirks.required_on_every_page and required and parse_required(query) != {
+            k: filters[k] for k in ("start", "end")}:
+        raise _bad("startDate/endDate differ from the first page's", "invalid_filter")
     return filters, key, limit
+
+
+def parse_required(query) -> dict:
+    return {"start": _p_date(query, "startDate"), "end": _p_date(query, "endDate")}
+
+
+def _next_token(state: ServerState, token: str | None, endpoint: str, filters: dict, key: list | None) -> str | None:
+    """The answer's pageToken; with the ``endless_pages`` quirk, always a new one."""
+    if token is None and state.quirks.endless_pages:
+        state.endless = getattr(state, "endless", 0) + 1
+        return state.pages.encode(endpoint, filters, [f"endless-{state.endless}"])
+    return token
 
 
 def _page_body(items: bytes, token: str | None) -> bytes:
@@ -233,8 +288,18 @@ def _list(state: ServerState, entity: str, request: Request) -> Response:
         return filters
 
     filters, key, limit = _paging(state, entity, query, parse)
-    rows, more = state.index.list_objects(entity, filters, key, limit)
-    token = state.pages.encode(entity, filters, [rows[-1][0], rows[-1][1]]) if more and rows else None
+    if _endless(key):
+        return Response(_page_body(b"", _next_token(state, None, entity, filters, key)), media_type=_JSON)
+    if state.quirks.filters_on_every_page:
+        # Offset tokens: the position in whatever list this request's filters give.
+        offset = int(key[0]) if key else 0
+        rows, more = state.index.list_objects(entity, filters, None, offset + limit)
+        rows = rows[offset:]
+        token = state.pages.encode(entity, {}, [offset + len(rows)]) if more and rows else None
+    else:
+        rows, more = state.index.list_objects(entity, filters, key, limit)
+        token = state.pages.encode(entity, filters, [rows[-1][0], rows[-1][1]]) if more and rows else None
+    token = _next_token(state, token, entity, filters, key)
     return Response(_page_body(b",".join(r[2] for r in rows), token), media_type=_JSON)
 
 
@@ -268,10 +333,14 @@ def _attendance(state: ServerState, request: Request) -> Response:
             filters["student"] = _p_uuids(query, "student")
         return filters
 
-    filters, key, limit = _paging(state, "aggregatedAttendance", query, parse)
+    filters, key, limit = _paging(state, "aggregatedAttendance", query, parse, ("startDate", "endDate"))
+    if _endless(key):
+        token = _next_token(state, None, "aggregatedAttendance", filters, key)
+        return Response(_page_body(b"", token), media_type=_JSON)
     objects, last, more = state.index.attendance(filters["start"], filters["end"], filters.get("student"), key,
                                                   limit)
     token = state.pages.encode("aggregatedAttendance", filters, list(last)) if more and last else None
+    token = _next_token(state, token, "aggregatedAttendance", filters, key)
     return Response(_page_body(",".join(objects).encode(), token), media_type=_JSON)
 
 
@@ -296,9 +365,21 @@ def _deleted(state: ServerState, request: Request) -> Response:
         return filters
 
     filters, key, limit = _paging(state, "deletedEntities", query, parse)
-    rows, more = state.index.deleted(filters.get("after"), filters.get("entities"), key, limit)
+    rows, more = ([], False) if _endless(key) else state.index.deleted(
+        filters.get("after"), filters.get("entities"), key, limit)
+    token = state.pages.encode("deletedEntities", filters, [rows[-1][0], rows[-1][1]]) if more and rows else None
+    token = _next_token(state, token, "deletedEntities", filters, key)
+    if state.quirks.deleted_flat:
+        flat = [{"entity": _ENUM_OF.get(entity, entity), "id": oid} for _at, _seq, entity, oid in rows]
+        return Response(orjson.dumps({"data": flat, "pageToken": token}), media_type=_JSON)
     data: dict[str, list[str]] = {}
     for _at, _seq, entity, oid in rows:
         data.setdefault(entity, []).append(oid)
-    token = state.pages.encode("deletedEntities", filters, [rows[-1][0], rows[-1][1]]) if more and rows else None
     return Response(orjson.dumps({"data": data, "pageToken": token}), media_type=_JSON)
+
+
+_ENUM_OF = {key: enum for enum, key in DELETED_KEYS.items()}  # answer key -> EndPointsEnum value
+
+
+def _endless(key: list | None) -> bool:
+    return bool(key) and isinstance(key[0], str) and key[0].startswith("endless-")

@@ -149,6 +149,37 @@ class DroppedResponse(Response):
         # client sees an incomplete body. (uvicorn logs one error line for it.)
 
 
+QUIRKS = ("required_on_every_page", "filters_on_every_page", "endless_pages", "deleted_flat", "no_date_header")
+
+
+@dataclass
+class Quirks:
+    """Switches that make the stand-in answer as real SS 12000 servers do (DESIGN 3.1.2), for tests.
+
+    * ``required_on_every_page``: /aggregatedAttendance answers 400 to a later page without the spec's
+      required ``startDate``/``endDate`` (they may then accompany ``pageToken``, and must equal the first's).
+    * ``filters_on_every_page``: page tokens carry the position only (like offsets); a later page applies the
+      filters sent with it, so a client that does not resend them pages through the unfiltered list.
+    * ``endless_pages``: every answer carries a new pageToken (a server that never says it is done).
+    * ``deleted_flat``: /deletedEntities answers ``{"data": [{"entity": "Grade", "id": ...}]}`` (a flat list,
+      ``[]`` when nothing was deleted) instead of ids keyed by entity.
+    * ``no_date_header``: answers carry no ``Date`` header.
+    """
+
+    required_on_every_page: bool = False
+    filters_on_every_page: bool = False
+    endless_pages: bool = False
+    deleted_flat: bool = False
+    no_date_header: bool = False
+
+    def configure(self, **changes: Any) -> "Quirks":
+        for name, value in changes.items():
+            if name not in QUIRKS:
+                raise TypeError(f"unknown quirk {name}")
+            setattr(self, name, bool(value))
+        return self
+
+
 @dataclass
 class ServerState:
     index: DatasetIndex
@@ -159,3 +190,4 @@ class ServerState:
     client_secret: str
     max_page_size: int
     requests: Counter = field(default_factory=Counter)
+    quirks: Quirks = field(default_factory=Quirks)
