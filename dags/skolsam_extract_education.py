@@ -3,8 +3,10 @@
 Wiring only; the work is in skolsam.ss12000.extract (one entity per task, each in one transaction with
 its watermark, so a failed task leaves staging and the watermark as they were and its retry starts over).
 Params: ``full_refresh`` ignores the watermarks and replaces staging; ``terms`` (e.g. ["HT2025",
-"VT2026"]) chooses the attendance windows (default: the terms of the last ~13 months). The last task
-updates the STAGING_EDUCATION asset, which triggers the warehouse build.
+"VT2026"]) chooses the attendance windows (default: the terms of the last ~13 months). A failing entity
+does not stop the later ones (each runs when the one before is done, whatever its outcome); the last task,
+``entities_done``, fails listing the entities that failed, and updates the STAGING_EDUCATION asset (which
+triggers the warehouse build) only when every entity was loaded.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from skolsam.airflow.defaults import default_args
 ENTITIES = ("organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")
 
 
-def _extract_task(entity: str, outlets: list | None = None):
-    @task(task_id=f"extract_{entity}", outlets=outlets or [])
+def _extract_task(entity: str, trigger_rule: str = "all_success"):
+    @task(task_id=f"extract_{entity}", trigger_rule=trigger_rule)
     def extract(params: dict | None = None) -> dict:
         from skolsam.airflow import runtime
         from skolsam.ss12000.extract import extract_entity
@@ -63,11 +65,19 @@ def skolsam_extract_education():
 
         return migrate.migrate(runtime.warehouse_url())
 
+    @task(trigger_rule="all_done", outlets=[STAGING_EDUCATION])
+    def entities_done(**context) -> list[str]:
+        from skolsam.airflow.entities import entities_done as check
+
+        return check(context["ti"], ENTITIES)
+
     previous = migrate_schema()
     for entity in ENTITIES:
-        current = _extract_task(entity, [STAGING_EDUCATION] if entity == ENTITIES[-1] else None)()
+        # The first waits for the migration; the others run whatever became of the entity before.
+        current = _extract_task(entity, "all_success" if entity == ENTITIES[0] else "all_done")()
         previous >> current
         previous = current
+    previous >> entities_done()
 
 
 skolsam_extract_education()

@@ -52,13 +52,32 @@ def test_extract_dag_wiring(airflow_home):
     dag = bag.dags["skolsam_extract_education"]
     assert set(dag.tags) == {"skolsam", "ss12000"} and not dag.catchup
     order = ["migrate_schema"] + [f"extract_{e}" for e in (
-        "organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")]
+        "organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")] + [
+        "entities_done"]
     assert sorted(t.task_id for t in dag.tasks) == sorted(order)
     for upstream, downstream in zip(order, order[1:]):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     for task in dag.tasks:
         assert task.retries >= 2 and task.retry_delay.total_seconds() > 0
-    outlets = dag.get_task("extract_aggregatedAttendance").outlets
+    # A failing entity does not stop the later ones; the last step fails naming it and holds the outlet.
+    assert [dag.get_task(t).trigger_rule for t in order[1:]] == ["all_success"] + ["all_done"] * 6
+    outlets = dag.get_task("entities_done").outlets
     assert [getattr(o, "name", None) for o in outlets] == ["skolsam_staging_education"]
     assert all(not dag.get_task(t).outlets for t in order[:-1])
     assert dag.params["full_refresh"] is False and dag.params["terms"] is None
+
+
+def test_entities_done_names_the_entities_that_were_not_loaded():
+    from skolsam.airflow.entities import EntitiesFailed, entities_done
+
+    class TI:
+        def __init__(self, xcoms):
+            self.xcoms = xcoms
+
+        def xcom_pull(self, task_ids):
+            return self.xcoms.get(task_ids)
+
+    entities = ("organisations", "persons", "grades")
+    assert entities_done(TI({f"extract_{e}": {"entity": e} for e in entities}), entities) == list(entities)
+    with pytest.raises(EntitiesFailed, match=r"not loaded: persons, grades"):
+        entities_done(TI({"extract_organisations": {"entity": "organisations"}}), entities)

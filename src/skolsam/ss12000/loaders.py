@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import logging
 from typing import Any, Callable, Sequence
 
 from psycopg import sql
@@ -34,6 +35,8 @@ from .mappers import attendance as att
 from .mappers import catalogue, grades, persons
 from .pipeline import SOURCE, Mapper, Run
 from .schema import FIELD_INVALID, TIMESTAMP_IN_FUTURE, format_timestamp, parse_timestamp, valid_uuid
+
+log = logging.getLogger(__name__)
 
 DELETED_ENTITIES = {  # answer key -> (EndPointsEnum value, staging table or None)
     "grades": ("Grade", grades.GRADE_TABLE),
@@ -55,21 +58,24 @@ def server_clock_limit(run: Run) -> int:
     return parse_timestamp(now.isoformat()) + int(run.clock_margin * 1_000_000)
 
 
-def _settle(run: Run, table: str, ref_column: str) -> None:
+def _settle(run: Run, table: str, ref_column: str) -> int:
     """After a stream into ``table``: rows whose meta.modified lies past the server's clock are taken out and
     quarantined (``timestamp_in_future``: one such record would freeze incremental loading); the largest
-    meta.modified of the rows that stay is what may move the watermark."""
+    meta.modified of the rows that stay is what may move the watermark. Returns the rows taken out."""
     conn = run.conn
     newest = max_modified(conn, table)
     limit = server_clock_limit(run)
+    removed = 0
     if newest is not None and newest > limit:
         refs = conn.execute(sql.SQL(
             """DELETE FROM {} WHERE modified_at > 'epoch'::timestamptz + %s * interval '1 microsecond'
                RETURNING {}::text""").format(ident(table), sql.Identifier(ref_column)), (limit,)).fetchall()
         rows = [QuarantineRow(TIMESTAMP_IN_FUTURE, record_ref=r[0], detail="field=meta.modified") for r in refs]
         run.quarantined += audit.quarantine(conn, run.run_id, SOURCE, run.entity, rows)
+        removed = len(rows)
         newest = max_modified(conn, table)
     run.note_loaded(newest)
+    return removed
 
 
 def _advance(run: Run, entity: str, previous: str | None) -> str | None:
@@ -152,12 +158,12 @@ def load_grades(run, client, limit, full_refresh, previous, terms):
         target.set_aside()
         run.target = table
         run.stream(client, grades.GRADES, params, limit, columns={table: columns})
-        _settle(run, table, "id")
+        future = _settle(run, table, "id")
         skipped = conn.execute(
             """DELETE FROM staging.ss12000_grade g USING staging.ss12000_deleted d
                 WHERE d.entity = 'grades' AND d.id = g.id""").rowcount
         duplicates = target.rebuild("modified_at DESC, ctid DESC")
-        loaded = run.copied.get(table, 0) - skipped - duplicates
+        loaded = run.copied.get(table, 0) - future - skipped - duplicates
         extra = {"bulk": True, "rows_duplicate": duplicates}
     else:
         if full_refresh:
@@ -237,12 +243,10 @@ def load_deleted(run, client, limit, full_refresh, previous, terms):
         if page.number == 1:
             first_date = page.date
         run.pages += 1
-        if not isinstance(page.data, dict):
-            raise SS12000Error(f"GET /deletedEntities page {page.number}: data is not an object")
         rows, people, rejects = [], [], []
-        for key, ids in page.data.items():
+        for key, ids in _deleted_ids(page.data, page.number):
             if key not in DELETED_ENTITIES or not isinstance(ids, list):
-                continue  # an entity we do not keep
+                continue  # an entity we do not keep (also the spec's misspelt `activitites`)
             for oid in ids:
                 run.read += 1
                 if not valid_uuid(oid):
@@ -278,6 +282,31 @@ def load_deleted(run, client, limit, full_refresh, previous, terms):
     if watermark != previous:
         audit.set_watermark(conn, SOURCE, "deletedEntities", watermark, run.run_id)
     return {"rows_loaded": recorded, "rows_deleted": removed, "watermark": watermark}
+
+
+_KEY_OF = {enum.lower(): key for key, (enum, _table) in DELETED_ENTITIES.items()} | {k: k for k in DELETED_ENTITIES}
+
+
+def _deleted_ids(data: Any, number: int) -> list[tuple[str, list]]:
+    """(answer key, ids) of a /deletedEntities page: the spec's ``{"grades": [ids], ...}``, or a flat list
+    (``[]``, or objects naming their entity: ``{"entity"|"entityType"|"type": "Grade", "id": ...}``)."""
+    if isinstance(data, dict):
+        return list(data.items())
+    if not isinstance(data, list):
+        raise SS12000Error(f"GET /deletedEntities page {number}: data is neither an object nor a list")
+    grouped: dict[str, list] = {}
+    for item in data:
+        name = next((item.get(k) for k in ("entity", "entityType", "type") if isinstance(item, dict)
+                     and isinstance(item.get(k), str)), None)
+        key = _KEY_OF.get(name.lower()) if name else None
+        if key is not None:
+            grouped.setdefault(key, []).append(item.get("id"))
+        else:  # an entity we do not keep, or an item that names none: counted in the log, not loaded
+            grouped.setdefault("", []).append(None)
+    skipped = len(grouped.pop("", []))
+    if skipped:
+        log.info("GET /deletedEntities page %d: %d items of other entities or without one skipped", number, skipped)
+    return list(grouped.items())
 
 
 def http_date(value: str | None) -> dt.datetime | None:

@@ -279,7 +279,7 @@ def _list(state: ServerState, entity: str, request: Request) -> Response:
     def parse() -> dict:
         filters = {}
         for name in query.keys():
-            if name == "limit":
+            if name in ("limit", "pageToken"):
                 continue
             if name not in spec:
                 raise _bad(f"parameter {name} is not supported by this server", "unsupported_parameter")
@@ -319,7 +319,7 @@ def _attendance(state: ServerState, request: Request) -> Response:
     query = request.query_params
 
     def parse() -> dict:
-        unknown = sorted(k for k in query.keys() if k not in ("startDate", "endDate", "student", "limit"))
+        unknown = sorted(k for k in query.keys() if k not in ("startDate", "endDate", "student", "limit", "pageToken"))
         if unknown:
             raise _bad(f"parameter {unknown[0]} is not supported by this server", "unsupported_parameter")
         for name in ("startDate", "endDate"):
@@ -348,7 +348,7 @@ def _deleted(state: ServerState, request: Request) -> Response:
     query = request.query_params
 
     def parse() -> dict:
-        unknown = sorted(k for k in query.keys() if k not in ("after", "entities", "limit"))
+        unknown = sorted(k for k in query.keys() if k not in ("after", "entities", "limit", "pageToken"))
         if unknown:
             raise _bad(f"parameter {unknown[0]} is not supported by this server", "unsupported_parameter")
         filters: dict[str, Any] = {}
