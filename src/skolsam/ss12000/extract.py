@@ -160,6 +160,7 @@ def extract_entity(
                 load.rows_deleted = result.get("rows_deleted", 0)
                 load.watermark = result.get("watermark")
                 message = (f"pages={run.pages} dropped_erased={run.dropped} fallback_pages={run.fallback_pages}"
+                           + "".join(f" {k}={v}" for k, v in sorted(run.counts.items()))
                            + (" full_refresh" if full_refresh else "") + (" bulk" if result.get("bulk") else ""))
                 load.close("success", message=message, conn=conn)
     except BaseException as exc:
@@ -199,6 +200,8 @@ def extract_entity(
         "retries": client.stats["retries"] - retries0,
         "seconds": seconds,
         "stream_seconds": round(run.stream_seconds, 3),
+        "quarantine_new": run.quarantine_new,
+        "counts": dict(sorted(run.counts.items())),
     }
     for k in ("terms", "rows_replaced", "rows_skipped_deleted", "rows_duplicate", "bulk"):
         if k in result:

@@ -69,9 +69,11 @@ def _settle(run: Run, table: str, ref_column: str) -> int:
     if newest is not None and newest > limit:
         refs = conn.execute(sql.SQL(
             """DELETE FROM {} WHERE modified_at > 'epoch'::timestamptz + %s * interval '1 microsecond'
-               RETURNING {}::text""").format(ident(table), sql.Identifier(ref_column)), (limit,)).fetchall()
-        rows = [QuarantineRow(TIMESTAMP_IN_FUTURE, record_ref=r[0], detail="field=meta.modified") for r in refs]
-        run.quarantined += audit.quarantine(conn, run.run_id, SOURCE, run.entity, rows)
+               RETURNING {}::text, modified_at::text""").format(ident(table), sql.Identifier(ref_column)),
+            (limit,)).fetchall()
+        rows = [QuarantineRow(TIMESTAMP_IN_FUTURE, record_ref=r[0], detail="field=meta.modified",
+                              content_hash=run.content_hash(TIMESTAMP_IN_FUTURE, r[0], r[1])) for r in refs]
+        run.quarantine(rows)
         removed = len(rows)
         newest = max_modified(conn, table)
     run.note_loaded(newest)
@@ -250,7 +252,8 @@ def load_deleted(run, client, limit, full_refresh, previous, terms):
             for oid in ids:
                 run.read += 1
                 if not valid_uuid(oid):
-                    rejects.append(QuarantineRow(FIELD_INVALID, row_number=run.read, detail=f"field={key}"))
+                    rejects.append(QuarantineRow(FIELD_INVALID, row_number=run.read, detail=f"field={key}",
+                                                 content_hash=run.content_hash(FIELD_INVALID, key, repr(oid))))
                 elif key == "persons":
                     people.append((run.person_ref(oid),))
                 else:
@@ -259,8 +262,7 @@ def load_deleted(run, client, limit, full_refresh, previous, terms):
             copy_rows(conn, "pg_temp.tmp_ss12000_deleted", ("entity", "id"), rows)
         if people:
             copy_rows(conn, "pg_temp.tmp_ss12000_deleted_person", ("person_ref",), people)
-        if rejects:
-            run.quarantined += audit.quarantine(conn, run.run_id, SOURCE, "deletedEntities", rejects)
+        run.quarantine(rejects)
     recorded = conn.execute(
         """INSERT INTO staging.ss12000_deleted (entity, id, run_id)
            SELECT DISTINCT entity, id, %s FROM tmp_ss12000_deleted

@@ -24,6 +24,7 @@ import queue
 import threading
 import time
 import typing
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -38,7 +39,7 @@ from ..warehouse import audit
 from ..warehouse.audit import LoadRun, QuarantineRow
 from ..warehouse.bulk import copy_line, copy_text
 from .client import SS12000Client, SS12000Error, prefetch
-from .schema import DECODE_ERRORS, Drop, Reject, get, has_zone, page_decoder, to_dict
+from .schema import DECODE_ERRORS, Drop, Reject, Skip, get, has_zone, page_decoder, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +63,15 @@ _SPLIT = object()  # marks a split page: each record is decoded on its own
 
 @dataclass
 class PageOut:
-    """A processed page: COPY text per table, quarantine rows, records dropped for erasure, and the
-    person_refs newly found erased. Records that do not reach a table never move a watermark."""
+    """A processed page: COPY text per table, quarantine rows, records dropped for erasure or skipped, counts
+    of what was repaired, and the person_refs newly found erased. Records that do not reach a table never
+    move a watermark."""
 
     text: dict[str, list[str]] = field(default_factory=dict)
     rejects: list[QuarantineRow] = field(default_factory=list)
     dropped: int = 0
+    counts: Counter = field(default_factory=Counter)
     erased_refs: list[str] = field(default_factory=list)
-
-    def reject(self, exc: Reject, n: int, ref: str | None) -> None:
-        detail = f"field={exc.field_name}" if exc.field_name else None
-        self.rejects.append(QuarantineRow(exc.reason, row_number=n, record_ref=ref, detail=detail))
 
 
 @dataclass(frozen=True)
@@ -129,10 +128,15 @@ def process_page(run: "Run", mapper: Mapper, records: list, n0: int, *, typed: b
         try:
             rows = check(run, obj, out)
         except Reject as exc:
-            out.reject(exc, n, ref_of(run, obj))
+            detail = f"field={exc.field_name}" if exc.field_name else None
+            out.rejects.append(QuarantineRow(exc.reason, row_number=n, record_ref=ref_of(run, obj), detail=detail,
+                                             content_hash=run.content_hash(exc.reason, detail, obj)))
             continue
         except Drop:
             out.dropped += 1
+            continue
+        except Skip as exc:
+            out.counts[exc.what] += 1
             continue
         for table, table_rows in rows.items():
             out.text.setdefault(table, []).extend(copy_line(r) for r in table_rows)
@@ -238,12 +242,33 @@ class Run:
         self.clock_margin = 300.0  # seconds a meta.modified may lie past the server's clock
         self.stream_seconds = 0.0
         self.copied: dict[str, int] = {}
+        self.counts: Counter = Counter()  # records skipped or repaired, by what (persons_not_pupils, ...)
+        self.quarantine_new = 0  # rejections written to audit.quarantine (a repeat of an unchanged one is not)
 
     def person_ref(self, source_id: str) -> str:
         ref = self.refs.get(source_id)
         if ref is None:
             ref = self.refs[source_id] = self.pseudo.source_ref("person", source_id)
         return ref
+
+    def content_hash(self, reason: str, detail: str | None, obj: Any) -> str:
+        """A keyed hash of a rejected record as read (with the reason): the same record rejected the same
+        way is quarantined once, until it changes. Keyed, so it reveals nothing about the record."""
+        try:
+            text = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            text = repr(obj)
+        return self.pseudo.source_ref("quarantine", f"{self.entity}|{reason}|{detail}|{text}")
+
+    def quarantine(self, rows: list[QuarantineRow]) -> None:
+        """Record rejections: each counts as quarantined this run; only those not quarantined before (same
+        content hash) are written."""
+        if not rows:
+            return
+        self.quarantined += len(rows)
+        fresh = audit.new_quarantine(self.conn, SOURCE, self.entity, rows)
+        if fresh:
+            self.quarantine_new += audit.quarantine(self.conn, self.run_id, SOURCE, self.entity, fresh)
 
     def load_erasures(self) -> None:
         self.erased_refs = {r[0] for r in self.conn.execute("SELECT person_ref FROM audit.erased_ref")}
@@ -323,8 +348,8 @@ class Run:
                         copy_text(conn, table, columns[table], "".join(lines))
         for table, lines in out.text.items():
             self.copied[table] = self.copied.get(table, 0) + len(lines)
-        if out.rejects:
-            self.quarantined += audit.quarantine(conn, self.run_id, SOURCE, self.entity, out.rejects)
+        self.quarantine(out.rejects)
+        self.counts.update(out.counts)
         for ref in out.erased_refs:
             if ref not in self.erased_refs:
                 self.erased_refs.add(ref)

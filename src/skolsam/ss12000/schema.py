@@ -179,6 +179,13 @@ class Drop(Exception):
     """The record belongs to an erased pupil."""
 
 
+class Skip(Exception):
+    """The record is not one we keep (a person who is no pupil): counted under ``what``, not quarantined."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+
 def valid_date(v: Any) -> bool:
     if type(v) is not str or not _DATE(v):
         return False
