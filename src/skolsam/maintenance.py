@@ -67,25 +67,15 @@ def purge_landing_archive(landing, retention_days: int, *, now: float | None = N
 
     Those files are the raw deliveries: personnummer and names. The warehouse keeps only pseudonyms, so
     the raw files are kept just long enough to re-process a delivery, then removed. Returns the count.
+    Deletes regular files only and follows no link (issue 17, finding 3).
     """
     import time
 
-    from .enrollment.intake import ARCHIVE, REJECTED, landing_fs
+    from .enrollment.intake import ARCHIVE, REJECTED, landing_handler
 
-    fs, root = landing_fs(landing)
+    folder = landing_handler(landing)
+    if not folder.exists():
+        return 0
     cutoff = (now if now is not None else time.time()) - retention_days * 86400
-    removed = 0
-    for sub in (ARCHIVE, REJECTED):
-        folder = f"{root.rstrip('/')}/{sub}"
-        if not fs.exists(folder):
-            continue
-        for entry in fs.ls(folder, detail=True):
-            if entry.get("type") != "file":
-                continue
-            modified = entry.get("mtime") or entry.get("LastModified") or entry.get("created")
-            if hasattr(modified, "timestamp"):
-                modified = modified.timestamp()
-            if modified is not None and float(modified) < cutoff:
-                fs.rm(entry["name"])
-                removed += 1
-    return removed
+    # Only regular files, never through a link (a symlinked archive/ raises landing.UnsafeLanding).
+    return sum(folder.purge(sub, cutoff) for sub in (ARCHIVE, REJECTED))

@@ -48,6 +48,12 @@ class Settings:
     # Days after a term's last school day before its report is due (grades are set in between).
     report_delay_days: int = 14
 
+    # --- security & intake (issue 17) ---
+    # Largest enrollment list (CSV or .xlsx) the intake reads, in bytes. A larger file is rejected whole
+    # (reason file_too_large) after a checksum pass in chunks, never read into memory; a real list of a few
+    # thousand rows is well under 1 MB.
+    enrollment_max_file_bytes: int = 20_000_000
+
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> "Settings":
         overrides = dict(overrides or {})

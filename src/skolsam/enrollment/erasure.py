@@ -71,6 +71,8 @@ def erase(
     student_keys: Iterable[str],
     reason: str,
     run_id: int | None = None,
+    *,
+    mart_pseudonymiser=None,
 ) -> dict[str, int]:
     """Erase the pupils with these keys everywhere; returns rows removed per table ("schema.table": n).
 

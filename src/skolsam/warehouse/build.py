@@ -38,6 +38,7 @@ import psycopg
 from psycopg import sql
 
 from .. import districts, terms as terms_mod
+from ..redact import redact
 from ..settings import Settings
 from .audit import LoadRun
 from .bulk import copy_rows
@@ -148,7 +149,10 @@ def build_parameters(settings: Settings, as_of: dt.date | None = None) -> dict[s
         raise ValueError("absence thresholds must satisfy 0 < absence_high < absence_very_high")
     if settings.participation_min_overlap_days < 1:
         raise ValueError("participation_min_overlap_days must be at least 1")
-    params = {name: str(value) for name, value in settings.as_dict().items()}
+    # Thresholds only (the numeric settings): paths and URLs (a landing URL may carry credentials) are not
+    # the SQL's business and would reach this table and the build's XCom (issue 17, finding 5).
+    params = {name: str(value) for name, value in settings.as_dict().items()
+              if isinstance(value, (int, float)) and not isinstance(value, bool)}
     params.update(
         mart_school_year_min=str(MART_SCHOOL_YEAR_MIN),
         mart_school_year_max=str(MART_SCHOOL_YEAR_MAX),
@@ -209,7 +213,7 @@ CORE_TABLES = (
 
 def _close_failed(run: LoadRun, exc: BaseException) -> None:
     try:
-        run.close("failed", message=f"{type(exc).__name__}: {str(exc)[:500]}")
+        run.close("failed", message=f"{type(exc).__name__}: {redact(str(exc))[:500]}")
     except Exception:  # the database may be the thing that failed; the original error matters more
         log.exception("could not record the failed %s run", run.entity)
 
