@@ -31,7 +31,7 @@ def purge_audit(url: str, retention_days: int) -> dict[str, int]:
     return removed
 
 
-def enforce_erasures(url: str) -> dict[str, int]:
+def enforce_erasures(url: str, mart_pseudonymiser=None) -> dict[str, int]:
     """Delete, in every schema, any row about a pupil on the erasure lists (a safety net behind the loads)."""
     removed: dict[str, int] = {}
     with connect(url) as conn, conn.transaction():
@@ -41,7 +41,11 @@ def enforce_erasures(url: str) -> dict[str, int]:
                  AND column_name IN ('student_key', 'person_ref')
                ORDER BY 1, 2"""
         ).fetchall()
+        from .mart_pseudonym import TERM_KEYED, erase_term_keyed
+
         for schema, table, column in tables:
+            if (schema, table) in TERM_KEYED:
+                continue  # per-term pseudonyms: below
             kind = conn.execute(
                 "SELECT table_type FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
                 (schema, table),
@@ -54,6 +58,10 @@ def enforce_erasures(url: str) -> dict[str, int]:
             )
             if cur.rowcount:
                 removed[f"{schema}.{table}"] = cur.rowcount
+        erased = [k for (k,) in conn.execute("SELECT student_key FROM audit.erased_key")]
+        for name, n in erase_term_keyed(conn, erased, mart_pseudonymiser).items():
+            if n:
+                removed[name] = n
     return removed
 
 

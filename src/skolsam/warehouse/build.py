@@ -222,11 +222,17 @@ def _close_failed(run: LoadRun, exc: BaseException) -> None:
 # The three steps
 # --------------------------------------------------------------------------------------------------------
 def prepare(url: str, settings: Settings | None = None, terms: list[str] | None = None, *,
-            as_of: dt.date | None = None) -> BuildResult:
+            as_of: dt.date | None = None, mart_pseudonymiser=None) -> BuildResult:
     """Rebuild core and write the candidate marts for ``terms`` (default: see _resolve_terms), in one transaction.
 
-    ``as_of`` (default today) is the build's reference date for open enrollment periods."""
+    ``as_of`` (default today) is the build's reference date for open enrollment periods.
+    ``mart_pseudonymiser`` (pseudonym.TermPseudonymiser, default the configured mart key) derives the
+    per-term pupil key of mart.participant_term (skolsam.mart_pseudonym)."""
+    from ..mart_pseudonym import write_term_keys
+    from ..pseudonym import default_mart
+
     settings = settings or Settings.load()
+    mart_pseudonymiser = mart_pseudonymiser or default_mart()
     params = build_parameters(settings, as_of)
     build_id = uuid.uuid4().hex
     run = LoadRun(url, SOURCE, "prepare").open()
@@ -241,6 +247,7 @@ def prepare(url: str, settings: Settings | None = None, terms: list[str] | None 
             timings = run_models(conn, [m for m in all_models if m.layer == "core"])
             chosen = _resolve_terms(conn, terms)
             copy_rows(conn, "core.build_term", ("term",), ((t,) for t in chosen))
+            write_term_keys(conn, mart_pseudonymiser)
             timings.update(run_models(conn, [m for m in all_models if m.layer != "core"]))
 
             rows = {t: _count(conn, t) for t in CORE_TABLES}
@@ -315,12 +322,13 @@ def build_warehouse(
     gate: Gate | None = None,
     *,
     as_of: dt.date | None = None,
+    mart_pseudonymiser=None,
 ) -> dict:
     """prepare, then ``gate(url, "mart_candidate")`` if given (it raises to stop), then publish.
 
     Returns ``BuildResult.as_dict()`` with the publish summary under ``published`` (JSON-ready, so an
     Airflow task can return it as its XCom)."""
-    result = prepare(url, settings, terms, as_of=as_of)
+    result = prepare(url, settings, terms, as_of=as_of, mart_pseudonymiser=mart_pseudonymiser)
     if gate is not None:
         run = LoadRun(url, SOURCE, "gate").open()
         try:
