@@ -265,7 +265,7 @@ def process_stream(name: str, open_stream: Opener, warehouse_url: str, pseudonym
                 _record_file(conn, result)
                 run.close("rejected", result.reason, conn=conn)
                 return result, detail
-            result.encoding, result.delimiter = parsed.encoding, parsed.delimiter
+            result.encoding, result.delimiter = parsed.encoding, parsed.delimiter or None
             outcome = load_parsed(conn, parsed, pseudonymiser, file_name=shown, file_checksum=digest,
                                   run_id=run.run_id, mart_pseudonymiser=mart_pseudonymiser)
             result.status = "loaded"
