@@ -77,7 +77,9 @@ def _check_container(open_stream: Opener) -> None:
                         raise FileRejected(MACROS, "a macro-enabled workbook")
                 if sum(i.file_size for i in zf.infolist()) > UNPACKED_MAX:
                     raise FileRejected(TOO_LARGE, f"unpacks to more than {UNPACKED_MAX} bytes")
-        except zipfile.BadZipFile:
+        except FileRejected:
+            raise
+        except Exception:  # BadZipFile, zlib.error, NotImplementedError (a bogus zip version), EOFError, ...
             raise FileRejected(NOT_XLSX) from None
 
 
