@@ -61,6 +61,11 @@ class Settings:
     # Query parameters resent on every page besides the spec's required ones: "all", or a comma list such as
     # "meta.modified.after" (for servers whose page tokens do not carry the filters; a source's setting wins).
     ss12000_resend_params: str = ""
+    # --- security & intake (issue 17) ---
+    # Largest enrollment list (CSV or .xlsx) the intake reads, in bytes. A larger file is rejected whole
+    # (reason file_too_large) after a checksum pass in chunks, never read into memory; a real list of a few
+    # thousand rows is well under 1 MB.
+    enrollment_max_file_bytes: int = 20_000_000
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> "Settings":
