@@ -3,7 +3,8 @@
 Wiring only; the work is in skolsam.ss12000.extract (one entity per task, each in one transaction with
 its watermark, so a failed task leaves staging and the watermark as they were and its retry starts over).
 Params: ``full_refresh`` ignores the watermarks and replaces staging; ``terms`` (e.g. ["HT2025",
-"VT2026"]) chooses the attendance windows (default: the terms of the last ~13 months). A failing entity
+"VT2026"]) is a backfill of those terms' attendance windows (default: every term from the setting
+``history_start_term`` on at a source's first run, then the current and previous term). A failing entity
 does not stop the later ones (each runs when the one before is done, whatever its outcome); the last task,
 ``entities_done``, fails listing the entities that failed, and updates the STAGING_EDUCATION asset (which
 triggers the warehouse build) only when every entity was loaded.
@@ -53,7 +54,8 @@ def _extract_task(entity: str, trigger_rule: str = "all_success"):
     params={
         "full_refresh": Param(False, type="boolean", description="ignore watermarks and replace staging"),
         "terms": Param(None, type=["null", "array", "string"],
-                       description='attendance terms, e.g. ["HT2025", "VT2026"]; default the last ~13 months'),
+                       description='backfill: terms to read again, e.g. ["HT2025", "VT2026"]; default: all terms from '
+                                   'history_start_term at the first run, then the current and previous term'),
     },
     doc_md=__doc__,
 )

@@ -310,12 +310,17 @@ def test_a_watermark_over_an_emptied_table_reads_everything_again(warehouse_url,
     assert again["previous_watermark"] and again["rows_loaded"] == again["rows_read"] == 193
 
 
-def test_attendance_terms_default_to_the_last_thirteen_months():
+def test_terms_read_first_daily_and_backfill():
     from skolsam.terms import load_calendar
 
     calendar = load_calendar()
-    names = [t.name for t in ex.resolve_terms(None, calendar, today=dt.date(2026, 11, 23))]
-    assert names == ["HT2025", "VT2026", "HT2026"]
+    today = dt.date(2026, 11, 23)
+    assert [t.name for t in ex.resolve_terms(None, calendar, today=today)] == ["VT2026", "HT2026"]
+    assert [t.name for t in ex.resolve_terms(None, calendar, today=dt.date(2026, 7, 1))] == ["HT2025", "VT2026"]
+    first = [t.name for t in ex.resolve_terms(None, calendar, today=today, first=True)]
+    assert first[0] == calendar[0].name and first[-2:] == ["VT2026", "HT2026"] and len(first) == len(set(first))
+    assert [t.name for t in ex.resolve_terms(None, calendar, today=today, first=True, history_start="HT2025")] == [
+        "HT2025", "VT2026", "HT2026"]
     assert [t.name for t in ex.resolve_terms("vt2026,HT2025", calendar)] == ["HT2025", "VT2026"]
     with pytest.raises(ValueError):
         ex.resolve_terms(["HT1999"], calendar)

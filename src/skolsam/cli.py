@@ -13,6 +13,7 @@ COMMANDS = (
     "generate",
     "ss12000_serve",
     "extract",
+    "backfill",
     "ingest",
     "build",
     "dq",

@@ -61,6 +61,9 @@ class Settings:
     # Query parameters resent on every page besides the spec's required ones: "all", or a comma list such as
     # "meta.modified.after" (for servers whose page tokens do not carry the filters; a source's setting wins).
     ss12000_resend_params: str = ""
+    # First term the warehouse reports on (e.g. HT2023); empty: the first term of the term calendar. A source's
+    # first extract reads every term from it on, attendance windows included (DESIGN 3.1.3).
+    history_start_term: str = ""
     # --- security & intake (issue 17) ---
     # Largest enrollment list (CSV or .xlsx) the intake reads, in bytes. A larger file is rejected whole
     # (reason file_too_large) after a checksum pass in chunks, never read into memory; a real list of a few

@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entity", action="append", dest="entities", metavar="ENTITY",
                    help="entity to extract (repeatable; default: all, in dependency order)")
     p.add_argument("--full-refresh", action="store_true", help="ignore watermarks and replace staging")
-    p.add_argument("--terms", help="attendance terms, e.g. HT2025,VT2026 (default: the last ~13 months)")
+    p.add_argument("--terms", help="terms to read, e.g. HT2025,VT2026 (a backfill); default: every term from "
+                                   "history_start_term on at the first run, then the current and previous term")
     p.add_argument("--page-size", type=int, default=None, help="limit asked per page (default: setting)")
     p.add_argument("--warehouse-url", help="PostgreSQL URL (default: SKOLSAM_WAREHOUSE_URL or the embedded one)")
     p.add_argument("--json", action="store_true", help="print the summaries as JSON only")

@@ -23,9 +23,11 @@ Quarantine rows carry a reason code, a machine-made detail (the field name) and 
 object's id for non-person entities (only if it is a uuid) or the ``person_ref`` for persons and attendance.
 
 A watermark over an empty staging table (wiped by hand) is ignored: everything is read again.
-Attendance is read per term window (``skolsam.terms`` calendar) for the requested terms (default: every
-term overlapping the last ``DEFAULT_TERM_LOOKBACK_DAYS`` days up to today), and each such term's rows in
-staging are replaced by the new window's rows.
+History and backfill (DESIGN 3.1.3, :func:`resolve_terms`): the first read of an entity (no watermark, or a
+full refresh) covers every term from the setting ``history_start_term`` on, later runs the current and the
+previous term, named terms a backfill. Attendance is read per term window (``skolsam.terms`` calendar) for
+those terms, and each such term's rows in staging are replaced by the new window's rows. Every run records
+per term what it read in ``audit.extract_coverage``; the build turns it into ``core.term_attendance_status``.
 
 Erased pupils (``audit.erased_key`` by student_key, ``audit.erased_ref`` by person_ref) are dropped at the
 door; a person dropped by student_key has its person_ref added to ``audit.erased_ref`` so that its grades
@@ -60,7 +62,6 @@ __all__ = ["ENTITIES", "ApiConfig", "ExtractError", "extract_all", "extract_enti
 log = logging.getLogger(__name__)
 
 ENTITIES = ("organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")
-DEFAULT_TERM_LOOKBACK_DAYS = 395  # about 13 months
 WORK_MEM = "256MB"
 _LOCK_BASE = 731_200_100
 
@@ -75,9 +76,16 @@ class ExtractError(RuntimeError):
 
 
 def resolve_terms(terms: Iterable[str] | str | None, calendar: list[terms_mod.TermDates],
-                  today: dt.date | None = None) -> list[terms_mod.TermDates]:
-    """The term windows to read attendance for: the named terms, or every calendar term that overlaps the
-    last ``DEFAULT_TERM_LOOKBACK_DAYS`` days and has started by today."""
+                  today: dt.date | None = None, *, first: bool = False,
+                  history_start: str | None = None) -> list[terms_mod.TermDates]:
+    """The terms a run reads (DESIGN 3.1.3), in calendar order:
+
+    * named ``terms``: those (a backfill);
+    * ``first`` (no watermark yet, or a full refresh): every term from ``history_start`` (default the
+      calendar's first) to the latest finished one, and the term in progress;
+    * otherwise the current term (the one in progress, or between terms the last one started) and the one
+      before it.
+    """
     by_name = terms_mod.calendar_by_name(calendar)
     if terms:
         names = [t for t in (terms.split(",") if isinstance(terms, str) else terms) if str(t).strip()]
@@ -90,8 +98,29 @@ def resolve_terms(terms: Iterable[str] | str | None, calendar: list[terms_mod.Te
                 out.append(by_name[name])
         return sorted(out, key=lambda t: t.term.order)
     today = today or dt.date.today()
-    since = today - dt.timedelta(days=DEFAULT_TERM_LOOKBACK_DAYS)
-    return [t for t in calendar if t.start <= today and t.end >= since]
+    started = [t for t in calendar if t.start <= today]
+    if not started:
+        return []
+    if first:
+        start = terms_mod.parse_term(history_start).order if history_start else calendar[0].term.order
+        if history_start and terms_mod.parse_term(history_start).name not in by_name:
+            raise ValueError(f"history_start_term {history_start} is not in the term calendar")
+        return [t for t in started if t.term.order >= start]
+    return started[-2:]
+
+
+def _record_coverage(conn, entity: str, run: Run, terms: list[terms_mod.TermDates]) -> None:
+    """audit.extract_coverage: this run read ``entity`` for these terms (attendance: the window, its rows)."""
+    for term in terms:
+        window = run.windows.get(term.name)
+        conn.execute(
+            """INSERT INTO audit.extract_coverage (source, term, entity, window_start, window_end, rows_read, run_id)
+               VALUES (%s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (source, term, entity) DO UPDATE SET window_start = EXCLUDED.window_start,
+                      window_end = EXCLUDED.window_end, rows_read = EXCLUDED.rows_read, run_id = EXCLUDED.run_id,
+                      read_at = now()""",
+            (SOURCE, term.name, entity, term.start if window else None, term.end if window else None,
+             window if window is not None else run.read, run.run_id))
 
 
 def extract_entity(
@@ -114,15 +143,16 @@ def extract_entity(
     if entity not in LOADERS:
         raise ValueError(f"unknown SS 12000 entity {entity!r}; expected one of {', '.join(ENTITIES)}")
     settings = settings or Settings.load()
-    chosen_terms: list[terms_mod.TermDates] = []
-    if entity == "aggregatedAttendance":
-        chosen_terms = resolve_terms(terms, terms_mod.load_calendar(settings.term_calendar or None))
+    calendar = terms_mod.load_calendar(settings.term_calendar or None)
+    if terms:
+        resolve_terms(terms, calendar)  # an unknown term fails before anything is read
     limit = max(1, int(api.page_size or settings.ss12000_page_size))
     own_client = client is None
     load = LoadRun(warehouse_url, SOURCE, entity)
     t0 = time.perf_counter()
     run: Run | None = None
     previous = None
+    chosen_terms: list[terms_mod.TermDates] = []
     requests0 = retries0 = 0
     try:
         zone = api.time_zone or settings.ss12000_time_zone
@@ -149,11 +179,16 @@ def extract_entity(
                     # A watermark over an empty table (staging wiped by hand): read everything again.
                     log.warning("ss12000 %s: staging is empty but a watermark is set; reading everything", entity)
                     read_from = None
+                # First read of this source's entity (or a full refresh): the whole history; else the current
+                # and previous term; named terms are a backfill.
+                chosen_terms = resolve_terms(terms, calendar, first=read_from is None,
+                                             history_start=settings.history_start_term or None)
                 run = Run(entity, conn, load, pseudonymiser)
                 run.time_zone = zone
                 run.clock_margin = float(settings.ss12000_clock_margin_seconds)
                 run.load_erasures()
                 result = LOADERS[entity](run, client, limit, full_refresh, read_from, chosen_terms)
+                _record_coverage(conn, entity, run, chosen_terms)
                 load.rows_read = run.read
                 load.rows_loaded = result.get("rows_loaded", 0)
                 load.rows_quarantined = run.quarantined
@@ -203,6 +238,7 @@ def extract_entity(
         "quarantine_new": run.quarantine_new,
         "counts": dict(sorted(run.counts.items())),
     }
+    summary["terms_covered"] = [t.name for t in chosen_terms]
     for k in ("terms", "rows_replaced", "rows_skipped_deleted", "rows_duplicate", "bulk"):
         if k in result:
             summary[k] = result[k]

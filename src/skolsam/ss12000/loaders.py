@@ -205,7 +205,9 @@ def load_attendance(run, client, limit, full_refresh, previous, terms: list[term
     for term in terms:
         run.term = term
         params = {"startDate": term.start.isoformat(), "endDate": term.end.isoformat()}
+        before = run.read
         run.stream(client, att.ATTENDANCE, params, limit, columns={run.target: columns})
+        run.windows[term.name] = run.read - before
     duplicates = 0
     if bulk:
         duplicates = target.rebuild(None)

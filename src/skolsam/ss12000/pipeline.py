@@ -243,6 +243,7 @@ class Run:
         self.stream_seconds = 0.0
         self.copied: dict[str, int] = {}
         self.counts: Counter = Counter()  # records skipped or repaired, by what (persons_not_pupils, ...)
+        self.windows: dict[str, int] = {}  # aggregatedAttendance: rows read per term window
         self.quarantine_new = 0  # rejections written to audit.quarantine (a repeat of an unchanged one is not)
 
     def person_ref(self, source_id: str) -> str:
