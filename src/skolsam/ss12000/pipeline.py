@@ -39,7 +39,7 @@ from ..warehouse import audit
 from ..warehouse.audit import LoadRun, QuarantineRow
 from ..warehouse.bulk import copy_line, copy_text
 from .client import SS12000Client, SS12000Error, prefetch
-from .schema import DECODE_ERRORS, Drop, Reject, Skip, get, has_zone, page_decoder, to_dict
+from .schema import DECODE_ERRORS, Drop, Reject, Skip, get, has_zone, loads_lenient, page_decoder, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,10 @@ def _record_decoder(page_type: type) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(typing.get_args(data.type)[0])
 
 
+def _loads_record(raw: Any) -> Any:
+    return loads_lenient(bytes(raw))
+
+
 def process_page(run: "Run", mapper: Mapper, records: list, n0: int, *, typed: bool = False,
                  split: bool = False) -> PageOut:
     """Map one page: ``records`` are typed records (``typed``), undecoded records (``split``, each decoded on
@@ -107,7 +111,7 @@ def process_page(run: "Run", mapper: Mapper, records: list, n0: int, *, typed: b
     line = mapper.line(run) if (typed or split) and mapper.line is not None else None
     lines = out.text.setdefault(run.target, []) if line is not None else None
     decode = _record_decoder(mapper.page_type).decode if split and line is not None else None
-    loads = msgspec.json.decode
+    loads = _loads_record
     check, ref_of = mapper.check, mapper.ref
     for n, rec in enumerate(records, n0 + 1):
         if decode is not None:
@@ -249,7 +253,11 @@ class Run:
     def person_ref(self, source_id: str) -> str:
         ref = self.refs.get(source_id)
         if ref is None:
-            ref = self.refs[source_id] = self.pseudo.source_ref("person", source_id)
+            try:
+                ref = self.pseudo.source_ref("person", source_id)
+            except UnicodeEncodeError:  # a lone surrogate: keyed over its escaped form, still one ref per id
+                ref = self.pseudo.source_ref("person", source_id.encode("utf-8", "surrogatepass").hex())
+            self.refs[source_id] = ref
         return ref
 
     def content_hash(self, reason: str, detail: str | None, obj: Any) -> str:
@@ -308,7 +316,7 @@ class Run:
                         data = decoded.data
 
                         def as_dicts(body=raw.body) -> list:
-                            return orjson.loads(body)["data"]
+                            return loads_lenient(body)["data"]
                     else:
                         data = client.parse_page(raw).data
                         if not isinstance(data, list):
