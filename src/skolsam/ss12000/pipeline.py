@@ -58,7 +58,6 @@ class _RawRecords(msgspec.Struct, gc=False):
 
 
 _RAW_RECORDS = msgspec.json.Decoder(_RawRecords)
-_SPLIT = object()  # marks a split page: each record is decoded on its own
 
 
 @dataclass
@@ -106,45 +105,49 @@ def _loads_record(raw: Any) -> Any:
 def process_page(run: "Run", mapper: Mapper, records: list, n0: int, *, typed: bool = False,
                  split: bool = False) -> PageOut:
     """Map one page: ``records`` are typed records (``typed``), undecoded records (``split``, each decoded on
-    its own) or plain JSON data; ``n0`` is the number of records before the page."""
+    its own) or plain JSON data; ``n0`` is the number of records before the page. Each record takes its
+    typed line where it has one, else the strict check (:func:`_check_one`)."""
     out = PageOut()
     line = mapper.line(run) if (typed or split) and mapper.line is not None else None
-    lines = out.text.setdefault(run.target, []) if line is not None else None
-    decode = _record_decoder(mapper.page_type).decode if split and line is not None else None
-    loads = _loads_record
-    check, ref_of = mapper.check, mapper.ref
+    if line is None:  # plain JSON (or split records of a mapper without a struct): the strict check
+        for n, rec in enumerate(records, n0 + 1):
+            _check_one(run, mapper, _loads_record(rec) if split else rec, n, out)
+        return out
+    append = out.text.setdefault(run.target, []).append
+    decode = _record_decoder(mapper.page_type).decode if split else None
     for n, rec in enumerate(records, n0 + 1):
         if decode is not None:
             try:
                 rec = decode(rec)
             except DECODE_ERRORS:
-                rec, obj = None, loads(rec)
-            else:
-                obj = _SPLIT
-        else:
-            obj = _SPLIT if line is not None else (loads(rec) if split else rec)
-        if obj is _SPLIT:
-            text = line(rec)
-            if text is not None:
-                lines.append(text)
+                _check_one(run, mapper, _loads_record(rec), n, out)
                 continue
-            obj = to_dict(rec)
-        try:
-            rows = check(run, obj, out)
-        except Reject as exc:
-            detail = f"field={exc.field_name}" if exc.field_name else None
-            out.rejects.append(QuarantineRow(exc.reason, row_number=n, record_ref=ref_of(run, obj), detail=detail,
-                                             content_hash=run.content_hash(exc.reason, detail, obj)))
-            continue
-        except Drop:
-            out.dropped += 1
-            continue
-        except Skip as exc:
-            out.counts[exc.what] += 1
-            continue
-        for table, table_rows in rows.items():
-            out.text.setdefault(table, []).extend(copy_line(r) for r in table_rows)
+        text = line(rec)
+        if text is not None:
+            append(text)
+        else:
+            _check_one(run, mapper, to_dict(rec), n, out)
     return out
+
+
+def _check_one(run: "Run", mapper: Mapper, obj: Any, n: int, out: PageOut) -> None:
+    """The strict check of one record (plain JSON data, record number ``n``): rows, or a quarantine row with
+    its reason, or dropped (erased pupil), or skipped (not a record we keep)."""
+    try:
+        rows = mapper.check(run, obj, out)
+    except Reject as exc:
+        detail = f"field={exc.field_name}" if exc.field_name else None
+        out.rejects.append(QuarantineRow(exc.reason, row_number=n, record_ref=mapper.ref(run, obj), detail=detail,
+                                         content_hash=run.content_hash(exc.reason, detail, obj)))
+        return
+    except Drop:
+        out.dropped += 1
+        return
+    except Skip as exc:
+        out.counts[exc.what] += 1
+        return
+    for table, table_rows in rows.items():
+        out.text.setdefault(table, []).extend(copy_line(r) for r in table_rows)
 
 
 # --------------------------------------------------------------------------------------------------------
