@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 
 import pytest
 
-from ss12000_fixtures import (
-    HT2025, VT2026, broken_checksum, build_dataset, read_entity, read_jsonl, uid, window_sums, write_jsonl,
+from ss12000_fixtures import (  # noqa: F401 (dataset, server: fixtures)
+    HT2025, VT2026, api_config, broken_checksum, dataset, read_entity, read_jsonl, rows, server, uid, window_sums,
+    write_jsonl,
 )
 
 from skolsam.ss12000 import extract as ex
@@ -29,29 +29,15 @@ STAGING = ("ss12000_organisation", "ss12000_syllabus", "ss12000_person", "ss1200
            "ss12000_attendance", "ss12000_deleted")
 
 
-@pytest.fixture
-def dataset(tmp_path) -> Path:
-    return build_dataset(tmp_path / "dataset")
-
-
-@pytest.fixture
-def server(dataset, tmp_path):
-    with running_server(dataset, index_dir=tmp_path / "index", retry_after=0, slow_seconds=0.01, demo=True) as url:
-        yield url
-
-
 def _api(url: str, page_size: int = 40, **kw) -> ApiConfig:
-    return ApiConfig(url, url + "/token", "skolsam", "skolsam", page_size,
-                     **{"max_attempts": 10, "backoff_base": 0.001, "backoff_max": 0.01, **kw})
+    return api_config(url, page_size, **{"max_attempts": 10, **kw})
 
 
 def _extract_all(url, api, pseudonymiser, **kw) -> dict[str, dict]:
     return {e: extract_entity(e, url, api, pseudonymiser, terms=TERMS, **kw) for e in ENTITIES}
 
 
-def _rows(url: str, sql: str, args=()) -> list[tuple]:
-    with connect(url) as conn:
-        return conn.execute(sql, args).fetchall()
+_rows = rows
 
 
 def _snapshot(url: str) -> dict[str, list]:

@@ -4,16 +4,14 @@ it records per (source, term, entity), and a term never read told apart in core.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
-from ss12000_fixtures import HT2025, VT2026, build_dataset, window_sums
+from ss12000_fixtures import HT2025, VT2026, api_config, dataset, rows, server, window_sums  # noqa: F401
 
 from skolsam.settings import Settings
 from skolsam.ss12000.client import ApiConfig
 from skolsam.ss12000.extract import extract_entity, resolve_terms
-from skolsam.standin.running import running_server
 from skolsam.terms import load_calendar
 from skolsam.warehouse.connection import connect
 from skolsam.warehouse.sqlfiles import sql_dir
@@ -22,24 +20,11 @@ pytestmark = pytest.mark.postgres
 SETTINGS = Settings.load({"history_start_term": "HT2024"})
 
 
-@pytest.fixture
-def dataset(tmp_path) -> Path:
-    return build_dataset(tmp_path / "dataset")
-
-
-@pytest.fixture
-def server(dataset, tmp_path):
-    with running_server(dataset, index_dir=tmp_path / "index", demo=True) as url:
-        yield url
-
-
 def _api(url: str) -> ApiConfig:
-    return ApiConfig(url, url + "/token", "skolsam", "skolsam", 50, max_attempts=3, backoff_base=0.001)
+    return api_config(url, 50)
 
 
-def _rows(url: str, sql: str, args=()) -> list[tuple]:
-    with connect(url) as conn:
-        return conn.execute(sql, args).fetchall()
+_rows = rows
 
 
 def _coverage(url: str, entity: str = "aggregatedAttendance") -> dict[str, tuple]:

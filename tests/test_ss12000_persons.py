@@ -6,34 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from ss12000_fixtures import broken_checksum, build_dataset, read_jsonl, write_jsonl
+from ss12000_fixtures import api_config, broken_checksum, dataset, read_jsonl, rows, server, write_jsonl  # noqa: F401
 
 from skolsam.ss12000.client import ApiConfig
 from skolsam.ss12000.extract import extract_entity
-from skolsam.standin.running import running_server
-from skolsam.warehouse.connection import connect
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def dataset(tmp_path) -> Path:
-    return build_dataset(tmp_path / "dataset")
-
-
-@pytest.fixture
-def server(dataset, tmp_path):
-    with running_server(dataset, index_dir=tmp_path / "index", demo=True) as url:
-        yield url
-
-
 def _api(url: str) -> ApiConfig:
-    return ApiConfig(url, url + "/token", "skolsam", "skolsam", 10, max_attempts=3, backoff_base=0.001)
+    return api_config(url, 10)
 
 
-def _rows(url: str, sql: str, args=()) -> list[tuple]:
-    with connect(url) as conn:
-        return conn.execute(sql, args).fetchall()
+_rows = rows
 
 
 def _edit(dataset: Path, edit) -> list[dict]:

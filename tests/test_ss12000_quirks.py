@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from pathlib import Path
 
 import httpx
 import orjson
@@ -13,14 +12,13 @@ import pytest
 import yaml
 
 from conftest import ss12000_spec_path
-from ss12000_fixtures import build_dataset, read_jsonl, uid, write_jsonl
+from ss12000_fixtures import api_config, dataset, read_jsonl, rows, server, uid, write_jsonl  # noqa: F401
 
 from skolsam.settings import Settings
 from skolsam.ss12000 import config as config_mod
 from skolsam.ss12000.client import REQUIRED_QUERY, ApiConfig, PageBudget, SS12000AuthError, SS12000Client
 from skolsam.ss12000.errors import SS12000Error
 from skolsam.ss12000.extract import ENTITIES, ExtractError, extract_all, extract_entity
-from skolsam.standin.running import running_server
 from skolsam.standin.server import create_app
 from skolsam.warehouse.connection import connect
 
@@ -28,25 +26,7 @@ pytestmark = pytest.mark.postgres
 TERMS = ["HT2025", "VT2026"]
 
 
-@pytest.fixture
-def dataset(tmp_path) -> Path:
-    return build_dataset(tmp_path / "dataset")
-
-
-@pytest.fixture
-def server(dataset, tmp_path):
-    with running_server(dataset, index_dir=tmp_path / "index", retry_after=0, slow_seconds=0.01, demo=True) as url:
-        yield url
-
-
-def _api(url: str, page_size: int = 40, **kw) -> ApiConfig:
-    return ApiConfig(url, url + "/token", "skolsam", "skolsam", page_size,
-                     **{"max_attempts": 3, "backoff_base": 0.001, "backoff_max": 0.01, **kw})
-
-
-def _rows(url: str, sql: str, args=()) -> list[tuple]:
-    with connect(url) as conn:
-        return conn.execute(sql, args).fetchall()
+_api, _rows = api_config, rows
 
 
 def _quarantine(url: str, entity: str) -> list[tuple]:
