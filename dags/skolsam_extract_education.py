@@ -16,28 +16,39 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, task
 
+import logging
+
 from skolsam.airflow.assets import STAGING_EDUCATION
 from skolsam.airflow.defaults import default_args
+from skolsam.ss12000.sources import load_sources  # light: the config file, no database, no HTTP
 
-# Dependency order (skolsam.ss12000.extract.ENTITIES, repeated here so parsing the DAG imports nothing heavy).
-ENTITIES = ("organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")
+# The school system this DAG extracts (config/sources.yaml, or the Variable skolsam_sources). Staging does
+# not yet tell sources apart (issue 11 item 1), so only the first configured source is extracted.
+SOURCES = load_sources()
+SOURCE = SOURCES[0]
+if len(SOURCES) > 1:
+    logging.getLogger(__name__).warning("%d SS 12000 sources configured; only %s is extracted until staging "
+                                        "carries the source", len(SOURCES), SOURCE.id)
+ENTITIES = SOURCE.entities  # in dependency order
 
 
 def _extract_task(entity: str, trigger_rule: str = "all_success"):
-    @task(task_id=f"extract_{entity}", trigger_rule=trigger_rule)
+    @task(task_id=f"extract_{entity}", trigger_rule=trigger_rule, **({"pool": SOURCE.pool} if SOURCE.pool else {}))
     def extract(params: dict | None = None) -> dict:
         from skolsam.airflow import runtime
+        from skolsam.airflow.ss12000_hook import source_call
         from skolsam.ss12000.extract import extract_entity
 
         params = params or {}
+        api, settings = source_call(SOURCE.id, runtime.settings())
         return extract_entity(
             entity,
             runtime.warehouse_url(),
-            runtime.ss12000_api(),
+            api,
             runtime.pseudonymiser(),
             full_refresh=bool(params.get("full_refresh")),
             terms=params.get("terms") or None,
-            settings=runtime.settings(),
+            settings=settings,
         )
 
     return extract

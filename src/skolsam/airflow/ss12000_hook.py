@@ -94,3 +94,24 @@ class SS12000Hook(BaseHook):
         except Exception as exc:  # the message names no secret
             return False, f"{type(exc).__name__}: {exc}"
         return True, "token obtained"
+
+
+def source_call(source_id: str, settings=None):
+    """(ApiConfig, Settings) for a configured source (``config/sources.yaml``): its Connection, with the
+    source's page size, time zone, resend parameters and history start over the settings'."""
+    import dataclasses
+
+    from skolsam.settings import Settings
+    from skolsam.ss12000.sources import load_sources
+
+    source = next((s for s in load_sources() if s.id == source_id), None)
+    if source is None:
+        raise ValueError(f"SS 12000 source {source_id!r} is not configured (config/sources.yaml or skolsam_sources)")
+    settings = settings or Settings.load()
+    api = SS12000Hook(source.conn_id).api_config(page_size=source.page_size or settings.ss12000_page_size)
+    api = dataclasses.replace(api, time_zone=source.time_zone or api.time_zone,
+                              resend_params=source.resend_params if source.resend_params is not None
+                              else api.resend_params)
+    if source.history_start:
+        settings = dataclasses.replace(settings, history_start_term=source.history_start)
+    return api, settings
