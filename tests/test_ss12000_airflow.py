@@ -42,6 +42,14 @@ def test_hook_builds_the_api_config(airflow_home, monkeypatch):
     api = SS12000Hook("other").api_config()
     assert (api.base_url, api.token_url) == ("https://sis.example.se:8443/v2.0", "https://sis.example.se:8443/v2.0/token")
     assert SS12000Hook.conn_type == "ss12000" and "relabeling" in SS12000Hook.get_ui_field_behaviour()
+    # Servers as they are: a static token, their time zone, filters resent on every page.
+    monkeypatch.setenv("AIRFLOW_CONN_STATIC", json.dumps(
+        {"conn_type": "ss12000", "host": "https://sis.example.se/v2.0", "extra": {
+            "bearer_token": "t0k3n", "time_zone": "UTC", "resend_params": "meta.modified.after"}}))
+    api = SS12000Hook("static").api_config()
+    assert (api.static_token, api.time_zone, api.resend_params, api.allow_http) == (
+        "t0k3n", "UTC", "meta.modified.after", False)
+    assert "t0k3n" not in repr(api)
 
 
 def test_extract_dag_wiring(airflow_home):

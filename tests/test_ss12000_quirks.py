@@ -326,3 +326,17 @@ def test_the_standin_refuses_its_default_credentials_outside_demo_mode(dataset, 
 def test_health_answers_without_dataset_counts(server):
     body = httpx.get(server.rsplit("/v2.0", 1)[0] + "/health").json()
     assert body == {"status": "ok"}
+
+
+def test_without_a_date_header_our_clock_bounds_the_watermark(warehouse_url, server, dataset, pseudonymiser):
+    auth = {"Authorization": "Bearer " + SS12000Client(server, server.token_url, "skolsam", "skolsam").token()}
+    assert "date" in httpx.get(server + "/organisations", headers=auth).headers
+    server.quirks.configure(no_date_header=True)
+    assert "date" not in httpx.get(server + "/organisations", headers=auth).headers
+    path = dataset / "ss12000" / "grades.jsonl"
+    grades = read_jsonl(path)
+    grades[2]["meta"]["modified"] = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat()
+    write_jsonl(path, grades)
+    s = extract_entity("grades", warehouse_url, _api(server), pseudonymiser)
+    assert s["rows_quarantined"] == 1
+    assert dt.datetime.fromisoformat(s["watermark"]) < dt.datetime.now(dt.timezone.utc)
