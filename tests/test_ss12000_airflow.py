@@ -89,3 +89,19 @@ def test_entities_done_names_the_entities_that_were_not_loaded():
     assert entities_done(TI({f"extract_{e}": {"entity": e} for e in entities}), entities) == list(entities)
     with pytest.raises(EntitiesFailed, match=r"not loaded: persons, grades"):
         entities_done(TI({"extract_organisations": {"entity": "organisations"}}), entities)
+
+
+def test_one_extract_dag_per_configured_source(airflow_home, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("AIRFLOW_VAR_SKOLSAM_SOURCES", json.dumps({"sources": [
+        {"id": "stockholm", "conn_id": "skolsam_ss12000"},
+        {"id": "fristaende_a", "conn_id": "ss12000_a", "entities": ["persons", "grades"], "pool": "ss12000_a"}]}))
+    bag = DagBag(dag_folder=str(DAGS / "skolsam_extract_education.py"))
+    assert bag.import_errors == {}
+    assert {"skolsam_extract_education", "skolsam_extract_education__fristaende_a"} <= set(bag.dags)
+    other = bag.dags["skolsam_extract_education__fristaende_a"]
+    assert sorted(t.task_id for t in other.tasks) == ["entities_done", "extract_grades", "extract_persons",
+                                                       "migrate_schema"]
+    assert other.get_task("extract_persons").pool == "ss12000_a"
+    assert len(bag.dags["skolsam_extract_education"].tasks) == 8

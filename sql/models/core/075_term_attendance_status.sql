@@ -5,23 +5,27 @@
 -- Attendance in staging without a coverage row (loaded before coverage was recorded) counts as read.
 TRUNCATE core.term_attendance_status;
 
-WITH sources AS (
-    SELECT 'ss12000'::text AS source
-    UNION SELECT source FROM audit.extract_coverage WHERE entity = 'aggregatedAttendance'
+WITH legacy AS (
+    SELECT DISTINCT source, term FROM staging.ss12000_attendance
 ),
-legacy AS (
-    SELECT DISTINCT term FROM staging.ss12000_attendance
+read_sources AS (
+    SELECT source FROM audit.extract_coverage WHERE entity = 'aggregatedAttendance'
+    UNION SELECT source FROM legacy
+),
+sources AS (              -- the sources that read anything; before any read, the default one
+    SELECT source FROM read_sources
+    UNION SELECT 'ss12000' WHERE NOT EXISTS (SELECT 1 FROM read_sources)
 )
 INSERT INTO core.term_attendance_status (term, source, status, reason, window_start, window_end, read_at)
 SELECT t.term, s.source,
-       CASE WHEN c.term IS NOT NULL OR (s.source = 'ss12000' AND l.term IS NOT NULL) THEN 'read' ELSE 'never_read' END,
-       CASE WHEN c.term IS NOT NULL OR (s.source = 'ss12000' AND l.term IS NOT NULL) THEN NULL
+       CASE WHEN c.term IS NOT NULL OR l.term IS NOT NULL THEN 'read' ELSE 'never_read' END,
+       CASE WHEN c.term IS NOT NULL OR l.term IS NOT NULL THEN NULL
             ELSE 'attendance_window_never_extracted' END,
        c.window_start, c.window_end, c.read_at
 FROM core.dim_term t
 CROSS JOIN sources s
 LEFT JOIN audit.extract_coverage c
        ON c.term = t.term AND c.source = s.source AND c.entity = 'aggregatedAttendance'
-LEFT JOIN legacy l ON l.term = t.term;
+LEFT JOIN legacy l ON l.term = t.term AND l.source = s.source;
 
 ANALYZE core.term_attendance_status;

@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import zlib
 from typing import Iterable, Sequence
 
 import psycopg
@@ -49,7 +50,6 @@ from ..pseudonym import Pseudonymiser
 from ..settings import Settings
 from ..warehouse import audit
 from ..warehouse.audit import LoadRun
-from ..warehouse.bulk import is_empty
 from ..warehouse.connection import connect
 from .client import ApiConfig, SS12000Client, SS12000Error
 from .config import PageBudget, _resend_names
@@ -119,7 +119,7 @@ def _record_coverage(conn, entity: str, run: Run, terms: list[terms_mod.TermDate
                ON CONFLICT (source, term, entity) DO UPDATE SET window_start = EXCLUDED.window_start,
                       window_end = EXCLUDED.window_end, rows_read = EXCLUDED.rows_read, run_id = EXCLUDED.run_id,
                       read_at = now()""",
-            (SOURCE, term.name, entity, term.start if window else None, term.end if window else None,
+            (run.source, term.name, entity, term.start if window else None, term.end if window else None,
              window if window is not None else run.read, run.run_id))
 
 
@@ -133,12 +133,14 @@ def extract_entity(
     terms: Sequence[str] | str | None = None,
     settings: Settings | None = None,
     client: SS12000Client | None = None,
+    source: str = SOURCE,
 ) -> dict:
     """Extract one entity into staging (see the module docstring). Returns a small JSON-serialisable
     summary without personal data (it goes to XCom). Raises ExtractError (nothing loaded) on failure.
 
     ``terms`` (aggregatedAttendance only): term names such as ``["HT2025", "VT2026"]`` or ``"HT2025,VT2026"``.
     ``client``: an open SS12000Client to reuse (its token and connections), else one is made from ``api``.
+    ``source``: the school system (a configured source's id): its own watermarks, audit rows and staging rows.
     """
     if entity not in LOADERS:
         raise ValueError(f"unknown SS 12000 entity {entity!r}; expected one of {', '.join(ENTITIES)}")
@@ -148,7 +150,7 @@ def extract_entity(
         resolve_terms(terms, calendar)  # an unknown term fails before anything is read
     limit = max(1, int(api.page_size or settings.ss12000_page_size))
     own_client = client is None
-    load = LoadRun(warehouse_url, SOURCE, entity)
+    load = LoadRun(warehouse_url, source, entity)
     t0 = time.perf_counter()
     run: Run | None = None
     previous = None
@@ -167,15 +169,18 @@ def extract_entity(
                 # Timestamps without a zone are read in the source's zone (PostgreSQL parses them in COPY).
                 conn.execute(sql.SQL("SET LOCAL TIME ZONE {}").format(sql.Literal(zone)))
                 conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(WORK_MEM)))
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_BASE + ENTITIES.index(entity),))
+                conn.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                             (_LOCK_BASE, zlib.crc32(f"{source}:{entity}".encode()) - 2 ** 31))
                 # Opened under the lock: any other `running` row of this entity is a run that died.
                 load.open()
-                _close_stale_runs(warehouse_url, entity, load.run_id)
-                previous = audit.get_watermark(conn, SOURCE, entity)
+                _close_stale_runs(warehouse_url, source, entity, load.run_id)
+                previous = audit.get_watermark(conn, source, entity)
                 if full_refresh and previous is not None:
-                    audit.clear_watermarks(conn, SOURCE, [entity])
+                    audit.clear_watermarks(conn, source, [entity])
                 read_from = None if full_refresh else previous
-                if read_from is not None and entity in TARGETS and is_empty(conn, TARGETS[entity]):
+                if read_from is not None and entity in TARGETS and conn.execute(sql.SQL(
+                        "SELECT NOT EXISTS (SELECT 1 FROM {} WHERE source = %s)").format(
+                        sql.Identifier(*TARGETS[entity].split("."))), (source,)).fetchone()[0]:
                     # A watermark over an empty table (staging wiped by hand): read everything again.
                     log.warning("ss12000 %s: staging is empty but a watermark is set; reading everything", entity)
                     read_from = None
@@ -183,7 +188,7 @@ def extract_entity(
                 # and previous term; named terms are a backfill.
                 chosen_terms = resolve_terms(terms, calendar, first=read_from is None,
                                              history_start=settings.history_start_term or None)
-                run = Run(entity, conn, load, pseudonymiser)
+                run = Run(entity, conn, load, pseudonymiser, source)
                 run.time_zone = zone
                 run.clock_margin = float(settings.ss12000_clock_margin_seconds)
                 run.load_erasures()
@@ -248,7 +253,7 @@ def extract_entity(
     return summary
 
 
-def _close_stale_runs(warehouse_url: str, entity: str, current: int | None) -> int:
+def _close_stale_runs(warehouse_url: str, source: str, entity: str, current: int | None) -> int:
     """Close as failed the `running` rows of this entity other than ``current``: runs killed before they
     could record their end (this runs under the entity's lock, which every live run holds while open)."""
     with connect(warehouse_url, autocommit=True) as conn:
@@ -256,7 +261,7 @@ def _close_stale_runs(warehouse_url: str, entity: str, current: int | None) -> i
             """UPDATE audit.load_run SET status = 'failed', finished_at = now(),
                       message = 'stale: the run ended without recording it (killed or lost its connection)'
                 WHERE source = %s AND entity = %s AND status = 'running' AND run_id <> %s""",
-            (SOURCE, entity, current)).rowcount
+            (source, entity, current)).rowcount
     if n:
         log.warning("ss12000 %s: closed %d stale running load_run row(s) as failed", entity, n)
     return n

@@ -88,8 +88,26 @@ def _advance(run: Run, entity: str, previous: str | None) -> str | None:
         return previous
     value = format_timestamp(min(max(candidates), server_clock_limit(run)))
     if value != previous:
-        audit.set_watermark(run.conn, SOURCE, entity, value, run.run_id)
+        audit.set_watermark(run.conn, run.source, entity, value, run.run_id)
     return value
+
+
+def _temp(run: Run, like: str, name: str, extra: str = "") -> None:
+    """A temp table shaped like ``like`` whose rows carry this run's source."""
+    temp_table(run.conn, like, name, extra)
+    run.conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN source SET DEFAULT {}").format(
+        sql.Identifier(name), sql.Literal(run.source)))
+
+
+def _replace_own(run: Run, table: str) -> None:
+    """A full refresh: this source's rows of ``table`` go (other sources' stay)."""
+    run.conn.execute(sql.SQL("DELETE FROM {} WHERE source = %s").format(ident(table)), (run.source,))
+
+
+def _only_source(run: Run, table: str) -> bool:
+    """Whether ``table`` holds no rows of another source (then it may be truncated and bulk loaded)."""
+    return run.conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {} WHERE source <> %s)").format(
+        ident(table)), (run.source,)).fetchone()[0]
 
 
 def _modified_params(previous: str | None) -> dict:
@@ -99,12 +117,12 @@ def _modified_params(previous: str | None) -> dict:
 def _load_simple(run: Run, client: SS12000Client, limit: int, full_refresh: bool, previous: str | None,
                  entity: str, mapper: Mapper, target: str, temp: str, columns: Sequence[str]) -> dict:
     conn = run.conn
-    temp_table(conn, target, temp)
+    _temp(run, target, temp)
     run.stream(client, mapper, _modified_params(previous), limit, columns={f"pg_temp.{temp}": columns})
     _settle(run, f"pg_temp.{temp}", "id")
     if full_refresh:
-        conn.execute(sql.SQL("DELETE FROM {}").format(ident(target)))
-    loaded = upsert(conn, target, temp, "id", columns)
+        _replace_own(run, target)
+    loaded = upsert(conn, target, temp, "id", (*columns, "source"))
     return {"rows_loaded": loaded, "watermark": _advance(run, entity, previous)}
 
 
@@ -120,20 +138,20 @@ def load_syllabuses(run, client, limit, full_refresh, previous, terms):
 
 def load_persons(run, client, limit, full_refresh, previous, terms):
     conn = run.conn
-    temp_table(conn, persons.PERSON_TABLE, persons.PERSON_TEMP)
-    temp_table(conn, persons.ENROLMENT_TABLE, persons.ENROLMENT_TEMP, ", modified_at timestamptz")
+    _temp(run, persons.PERSON_TABLE, persons.PERSON_TEMP)
+    _temp(run, persons.ENROLMENT_TABLE, persons.ENROLMENT_TEMP, ", modified_at timestamptz")
     run.stream(client, persons.PERSONS, _modified_params(previous), limit,
                columns={f"pg_temp.{persons.PERSON_TEMP}": persons.PERSON_COLUMNS,
                         f"pg_temp.{persons.ENROLMENT_TEMP}": persons.ENROLMENT_COLUMNS})
     _settle(run, f"pg_temp.{persons.PERSON_TEMP}", "person_ref")
     if full_refresh:
-        conn.execute("TRUNCATE staging.ss12000_person CASCADE")
-    loaded = upsert(conn, persons.PERSON_TABLE, persons.PERSON_TEMP, "person_ref", persons.PERSON_COLUMNS)
+        _replace_own(run, persons.PERSON_TABLE)  # enrolments cascade
+    loaded = upsert(conn, persons.PERSON_TABLE, persons.PERSON_TEMP, "person_ref", (*persons.PERSON_COLUMNS, "source"))
     # Enrolments of every person (re)written by this run: replaced by those of the version kept.
     conn.execute(
         """DELETE FROM staging.ss12000_enrolment e USING staging.ss12000_person p
             WHERE p.person_ref = e.person_ref AND p.run_id = %s""", (run.run_id,))
-    cols = persons.ENROLMENT_COLUMNS[:-1]
+    cols = (*persons.ENROLMENT_COLUMNS[:-1], "source")
     conn.execute(sql.SQL(
         """INSERT INTO staging.ss12000_enrolment ({cols})
            SELECT {ecols} FROM tmp_ss12000_enrolment e
@@ -145,15 +163,19 @@ def load_persons(run, client, limit, full_refresh, previous, terms):
     return {"rows_loaded": loaded, "watermark": _advance(run, "persons", previous)}
 
 
-def _bulk_possible(conn, table: str, full_refresh: bool) -> bool:
-    return BulkTarget.possible(conn, table) and (full_refresh or is_empty(conn, table))
+def _bulk_possible(run: Run, table: str, full_refresh: bool) -> bool:
+    """COPY straight into the staging table: only for the default source (the COPY lines carry no source)
+    and when the table is empty or holds nothing of another source that a full refresh must keep."""
+    conn = run.conn
+    return (run.source == SOURCE and BulkTarget.possible(conn, table)
+            and (is_empty(conn, table) or (full_refresh and _only_source(run, table))))
 
 
 def load_grades(run, client, limit, full_refresh, previous, terms):
     conn = run.conn
     params = _modified_params(previous)
     table, columns = grades.GRADE_TABLE, grades.GRADE_COLUMNS
-    bulk = _bulk_possible(conn, table, full_refresh)
+    bulk = _bulk_possible(run, table, full_refresh)
     if bulk:
         conn.execute("TRUNCATE staging.ss12000_grade")
         target = BulkTarget(conn, table)
@@ -169,8 +191,8 @@ def load_grades(run, client, limit, full_refresh, previous, terms):
         extra = {"bulk": True, "rows_duplicate": duplicates}
     else:
         if full_refresh:
-            conn.execute("TRUNCATE staging.ss12000_grade")
-        temp_table(conn, table, grades.GRADE_TEMP)
+            _replace_own(run, table)
+        _temp(run, table, grades.GRADE_TEMP)
         run.target = f"pg_temp.{grades.GRADE_TEMP}"
         run.stream(client, grades.GRADES, params, limit, columns={run.target: columns})
         _settle(run, run.target, "id")  # before skipping deleted ids: seen all the same
@@ -178,7 +200,7 @@ def load_grades(run, client, limit, full_refresh, previous, terms):
         skipped = conn.execute(
             """DELETE FROM tmp_ss12000_grade t USING staging.ss12000_deleted d
                 WHERE d.entity = 'grades' AND d.id = t.id""").rowcount
-        loaded = upsert(conn, table, grades.GRADE_TEMP, "id", columns)
+        loaded = upsert(conn, table, grades.GRADE_TEMP, "id", (*columns, "source"))
         extra = {"bulk": False}
     return {"rows_loaded": loaded, "rows_skipped_deleted": skipped,
             "watermark": _advance(run, "grades", previous), **extra}
@@ -190,8 +212,9 @@ def load_attendance(run, client, limit, full_refresh, previous, terms: list[term
     names = [t.name for t in terms]
     empty, others = conn.execute(
         """SELECT NOT EXISTS (SELECT 1 FROM staging.ss12000_attendance),
-                  EXISTS (SELECT 1 FROM staging.ss12000_attendance WHERE term <> ALL(%s))""", (names,)).fetchone()
-    bulk = (empty or (full_refresh and not others)) and BulkTarget.possible(conn, table)
+                  EXISTS (SELECT 1 FROM staging.ss12000_attendance WHERE term <> ALL(%s) OR source <> %s)""",
+        (names, run.source)).fetchone()
+    bulk = run.source == SOURCE and (empty or (full_refresh and not others)) and BulkTarget.possible(conn, table)
     removed = 0
     if bulk:
         removed = conn.execute("SELECT count(*) FROM staging.ss12000_attendance").fetchone()[0]
@@ -200,7 +223,7 @@ def load_attendance(run, client, limit, full_refresh, previous, terms: list[term
         target.set_aside()
         run.target = table
     else:
-        temp_table(conn, table, temp)
+        _temp(run, table, temp)
         run.target = f"pg_temp.{temp}"
     for term in terms:
         run.term = term
@@ -215,22 +238,23 @@ def load_attendance(run, client, limit, full_refresh, previous, terms: list[term
     else:
         # The terms' rows become the new windows' rows: stale ones go, changed ones are updated.
         if full_refresh:
-            removed = conn.execute("DELETE FROM staging.ss12000_attendance WHERE term = ANY(%s)", (names,)).rowcount
+            removed = conn.execute("DELETE FROM staging.ss12000_attendance WHERE term = ANY(%s) AND source = %s",
+                                   (names, run.source)).rowcount
         else:
             removed = conn.execute(
                 """DELETE FROM staging.ss12000_attendance a
-                    WHERE a.term = ANY(%s) AND NOT EXISTS (
+                    WHERE a.term = ANY(%s) AND a.source = %s AND NOT EXISTS (
                           SELECT 1 FROM tmp_ss12000_attendance t
                            WHERE t.person_ref = a.person_ref AND t.activity_id = a.activity_id
                              AND t.window_start = a.window_start AND t.window_end = a.window_end)""",
-                (names,)).rowcount
-        loaded = upsert(conn, table, temp, att.ATTENDANCE_KEY, columns, newest=False)
+                (names, run.source)).rowcount
+        loaded = upsert(conn, table, temp, att.ATTENDANCE_KEY, (*columns, "source"), newest=False)
     watermark = previous
     if terms:
         last = max(t.end for t in terms).isoformat()
         watermark = max(previous, last) if previous else last
         if watermark != previous:
-            audit.set_watermark(conn, SOURCE, "aggregatedAttendance", watermark, run.run_id)
+            audit.set_watermark(conn, run.source, "aggregatedAttendance", watermark, run.run_id)
     return {"rows_loaded": loaded, "rows_deleted": removed, "watermark": watermark, "terms": names,
             "bulk": bulk, "rows_duplicate": duplicates}
 
@@ -284,7 +308,7 @@ def load_deleted(run, client, limit, full_refresh, previous, terms):
     prev = parse_timestamp(previous) if previous else None
     watermark = previous if prev is not None and prev >= candidate else format_timestamp(candidate)
     if watermark != previous:
-        audit.set_watermark(conn, SOURCE, "deletedEntities", watermark, run.run_id)
+        audit.set_watermark(conn, run.source, "deletedEntities", watermark, run.run_id)
     return {"rows_loaded": recorded, "rows_deleted": removed, "watermark": watermark}
 
 

@@ -43,7 +43,7 @@ from .schema import DECODE_ERRORS, Drop, Reject, Skip, get, has_zone, loads_leni
 
 log = logging.getLogger(__name__)
 
-SOURCE = "ss12000"
+SOURCE = "ss12000"  # the default source (one school system); a configured source passes its id
 PIPELINE_DEPTH = 2  # pages fetched ahead, and pages queued for the database thread
 GC_THRESHOLD = 200_000  # generation-0 threshold while pages stream (default 700)
 # Typed decoding of pages (tests switch it off to take the strict path everywhere).
@@ -225,8 +225,10 @@ def _gc_relaxed() -> Iterator[None]:
 class Run:
     """State of one entity's extraction: connection, counts, caches of person refs and erasures."""
 
-    def __init__(self, entity: str, conn: psycopg.Connection, load: LoadRun, pseudonymiser: Pseudonymiser):
+    def __init__(self, entity: str, conn: psycopg.Connection, load: LoadRun, pseudonymiser: Pseudonymiser,
+                 source: str = SOURCE):
         self.entity = entity
+        self.source = source
         self.conn = conn
         self.load = load
         self.run_id = load.run_id
@@ -278,9 +280,9 @@ class Run:
         if not rows:
             return
         self.quarantined += len(rows)
-        fresh = audit.new_quarantine(self.conn, SOURCE, self.entity, rows)
+        fresh = audit.new_quarantine(self.conn, self.source, self.entity, rows)
         if fresh:
-            self.quarantine_new += audit.quarantine(self.conn, self.run_id, SOURCE, self.entity, fresh)
+            self.quarantine_new += audit.quarantine(self.conn, self.run_id, self.source, self.entity, fresh)
 
     def load_erasures(self) -> None:
         self.erased_refs = {r[0] for r in self.conn.execute("SELECT person_ref FROM audit.erased_ref")}
