@@ -19,7 +19,7 @@ from skolsam.generate import generate_dataset
 from skolsam.pseudonym import Pseudonymiser, default_mart
 from skolsam.settings import Settings
 from skolsam.ss12000.extract import ENTITIES, ApiConfig, extract_entity
-from skolsam.ss12000.server import running_server
+from skolsam.standin.running import running_server
 from skolsam.warehouse import build
 from test_build_core import fresh_warehouse, query
 
@@ -37,7 +37,7 @@ def city(pg_admin_url, tmp_path_factory):
     generate_dataset(dataset, pupils=300, seed=11, terms=TERMS)
     old = Pseudonymiser(TEST_KEY)
     with fresh_warehouse(pg_admin_url) as url:
-        with running_server(dataset, index_dir=tmp / "index") as base:
+        with running_server(dataset, index_dir=tmp / "index", demo=True) as base:
             api = ApiConfig(base, base + "/token", "skolsam", "skolsam", 500)
             for entity in ENTITIES:
                 extract_entity(entity, url, api, old, terms=TERMS)

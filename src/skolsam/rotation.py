@@ -98,9 +98,7 @@ def persons_from_dataset(dataset: Path) -> Iterator[dict]:
 
 def persons_from_api(api: Any) -> Iterator[dict]:
     """Every person of an SS 12000 API (an ss12000.extract.ApiConfig), page by page."""
-    from .ss12000.client import SS12000Client
-
-    with SS12000Client(api.base_url, api.token_url, api.client_id, api.client_secret) as client:
+    with api.client() as client:
         for page in client.pages("/persons", limit=api.page_size):
             yield from page.data
 
