@@ -102,7 +102,7 @@ def test_rotation_rekeys_everything_and_joins_still_work(city, monkeypatch):
     rate_before = match_rate(url)
     participants_before = query(url, "SELECT count(*) FROM mart.participant_term")
     erased_numbers = set()
-    for path in sorted((landing / "archive").glob("*.csv")):  # erasure requests and withdrawn consent
+    for path in sorted((dataset / "enrollment").glob("*.csv")):  # erasure requests and withdrawn consent
         for r in ef.read_list(path):
             asked = path.name.startswith("radering") or r.get("samtycke", "").strip().lower() == "nej"
             if asked and identity.is_valid(r["personnummer"]):

@@ -418,7 +418,21 @@ def ingest_landing(landing: Any, warehouse_url: str, pseudonymiser: Pseudonymise
                  result.rows_read, result.rows_loaded, result.rows_quarantined,
                  f", reason {result.reason}" if result.reason else "")
         results.append(result)
+    if any(r.status == "loaded" and (r.rows_erased or r.kind == csvfile.ERASURE) for r in results):
+        _erase_to_disk(landing, warehouse_url, pseudonymiser)
     return summarise(results)
+
+
+def _erase_to_disk(landing: Any, warehouse_url: str, pseudonymiser: Pseudonymiser) -> None:
+    """After an erasure: archived lists naming the pupil rewritten or removed, touched tables rewritten on
+    disk (skolsam.enrollment.disk_erasure). A failure here is logged; the maintenance DAG tries again."""
+    from .disk_erasure import erase_from_archive, vacuum_after_erasure
+
+    try:
+        erase_from_archive(landing, warehouse_url, pseudonymiser)
+    except Exception as exc:
+        log.warning("erasure: archived lists not yet cleaned (%s)", type(exc).__name__)
+    vacuum_after_erasure(warehouse_url)
 
 
 def summarise(results: list[FileResult]) -> dict[str, Any]:
