@@ -20,6 +20,7 @@ COMMANDS = (
     "report",
     "demo",
     "bench",
+    "rotate_key",
 )
 
 

@@ -69,6 +69,9 @@ class Settings:
     # (reason file_too_large) after a checksum pass in chunks, never read into memory; a real list of a few
     # thousand rows is well under 1 MB.
     enrollment_max_file_bytes: int = 20_000_000
+    # Seconds the rewrite of the table files after an erasure (VACUUM FULL) waits for transactions older
+    # than the erasure to end; past it the maintenance DAG does the rewrite on its next run.
+    erasure_vacuum_wait_seconds: int = 300
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> "Settings":
