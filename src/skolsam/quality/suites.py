@@ -251,6 +251,11 @@ def expectation_parameters(settings: Settings, *, as_of: dt.date) -> dict[str, A
         "absence_bands": list(absence_bands(settings)),
         "fresh_terms": fresh_terms(settings, as_of),
         "suppression_min_n": int(settings.suppression_min_n),
+        # the school years the marts follow (settings), and group_term's values for them
+        "mart_school_year_min": int(settings.mart_school_year_min),
+        "mart_school_year_max": int(settings.mart_school_year_max),
+        "mart_school_year_values": [str(y) for y in range(settings.mart_school_year_min,
+                                                          settings.mart_school_year_max + 1)] + ["ALL"],
     }
 
 

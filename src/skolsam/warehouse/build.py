@@ -56,10 +56,8 @@ _LOCK_ID = 731_200_005
 # city scale, in memory with this), and no JIT (the build is a few dozen statements of a second or so each,
 # where compiling costs more than it saves).
 SESSION = {"work_mem": "256MB", "jit": "off"}
-# Scope of the marts rather than thresholds: group_term's school_year values run over these years
-# (DESIGN 5: '6'…'9'); eligible_vocational_share is taken among pupils in the final year.
-MART_SCHOOL_YEAR_MIN = 6
-MART_SCHOOL_YEAR_MAX = 9
+# eligible_vocational_share is taken among pupils in the final year of grundskola (a fact, not a setting;
+# the school years the marts cover are the settings mart_school_year_min/_max).
 FINAL_SCHOOL_YEAR = 9
 
 _MODEL_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -149,9 +147,9 @@ def build_parameters(settings: Settings, as_of: dt.date | None = None) -> dict[s
     if settings.participation_min_overlap_days < 1:
         raise ValueError("participation_min_overlap_days must be at least 1")
     params = {name: str(value) for name, value in settings.as_dict().items()}
+    if not 0 <= settings.mart_school_year_min <= settings.mart_school_year_max <= 10:
+        raise ValueError("mart school years must satisfy 0 <= mart_school_year_min <= mart_school_year_max <= 10")
     params.update(
-        mart_school_year_min=str(MART_SCHOOL_YEAR_MIN),
-        mart_school_year_max=str(MART_SCHOOL_YEAR_MAX),
         final_school_year=str(FINAL_SCHOOL_YEAR),
         as_of_date=(as_of or dt.date.today()).isoformat(),
     )

@@ -49,11 +49,11 @@ PARTICIPANT_TERM = Table(
         Column("term", _T, "term", "The term", "`HT2025` (autumn), `VT2026` (spring); dates from the term calendar."),
         Column("district", _T, "name", "District of the enrollment", "Today's district of the district named in the enrollment list (historical names mapped); with two periods in the term, the one with most days in it."),
         Column("school_unit_code", _T, "code", "School unit attended that term", "Skolverket's school unit code of the SS 12000 enrolment overlapping the term most (not cancelled); NULL without one."),
-        Column("school_year", _I, "year", "School year that term", "From the same enrolment; NULL without one."),
+        Column("school_year", _I, "year", "School year that term", "From the same enrolment: 0 (förskoleklass: school type FKLASS, or GR with year 0) to 9; NULL without one."),
         Column("sex", _T, "code", "Sex", "`Kvinna`, `Man` or `Okänt`, from SS 12000."),
         Column("subjects_graded", _I, "subjects", "Subjects with a grade that term", "The grade that counts per subject: latest registeredDate, then last modified; deleted grades never count. SV and SVA are one subject (the better grade). Moderna språk and modersmål count. 0 without grades."),
         Column("subjects_passed", _I, "subjects", "Subjects passed that term", "Grades A–E; F and `-` (streck) are not passed."),
-        Column("share_passed", _F, _SHARE, "Share of graded subjects passed", "subjects_passed / subjects_graded; NULL without a grade that term."),
+        Column("share_passed", _F, _SHARE, "Share of graded subjects passed", "subjects_passed / subjects_graded; NULL without a grade that term. Grades are given from year 6, so below it this and every grade measure (merit, eligibility, their changes) is NULL, never 0; the absence measures carry the follow-up."),
         Column("merit_value", _N, "points 0–340", "Merit value (meritvärde)", "A=20, B=17.5, C=15, D=12.5, E=10, F and `-` 0. The 16 best grades other than moderna språk (modersmål may be one; SV/SVA only the better), plus the best moderna språk (M1…/M2…) as a 17th. Fewer grades: the sum of those there are. NULL without a grade."),
         Column("eligible_vocational", _B, "flag", "Eligible for a vocational programme", "E or better in SV or SVA, EN and MA, and in at least 5 other subjects; from that term's grades whatever the school year; NULL without a grade."),
         Column("eligible_hp_ek_hu_sa", _B, "flag", "Eligible for the EK, HU and SA programmes", "SV/SVA, EN, MA and at least 9 other subjects passed, GE, HI, RE and SH among them; NULL without a grade."),
@@ -90,10 +90,10 @@ GROUP_TERM = Table(
         Column("programme", _T, "code", "Programme or ALL", "For a comparison row: the programme whose participants define it."),
         Column("district", _T, "name", "Today's district or ALL", "The participants' enrollment district."),
         Column("sex", _T, "code", "Sex or ALL", "`Kvinna`, `Man`, `Okänt` or `ALL`."),
-        Column("school_year", _T, "year", "School year or ALL", "`6`…`9` or `ALL`; a pupil without a school year in 6–9 that term counts under `ALL` only."),
+        Column("school_year", _T, "year", "School year or ALL", "`0` (förskoleklass) … `9` or `ALL` (settings mart_school_year_min/_max); a pupil without a school year in that range that term counts under `ALL` only."),
         Column("n_students", _I, "pupils", "Distinct pupils in the group", "A pupil in two programmes counts once under `ALL`. NULL when suppressed."),
         Column("share_passed_mean", _F, _SHARE, "Mean share_passed", "Mean over pupils with a known value (as SQL AVG). NULL when suppressed or none known."),
-        Column("improved_share", _F, _SHARE, "Share whose share_passed rose", "Among pupils with a known share_passed this term and the previous one, the share whose share_passed is higher now."),
+        Column("improved_share", _F, _SHARE, "Share whose share_passed rose", "Among pupils with a known share_passed this term and the previous one, the share whose share_passed is higher now. NULL below year 6 (no grades), and for the first graded term (year 6 autumn: no grades the term before)."),
         Column("merit_value_mean", _F, "points", "Mean merit_value", "Mean over pupils with a known value."),
         Column("eligible_vocational_share", _F, _SHARE, "Share eligible for a vocational programme", "Among year-9 pupils with grades that term, the share eligible; NULL if none."),
         Column("absence_rate_mean", _F, _SHARE, "Mean absence_rate", "Mean over pupils with a known value."),
@@ -123,7 +123,10 @@ NOTES: tuple[tuple[str, str], ...] = (
      "shorter window of the same term are not added."),
     ("Comparison pupils", "Pupils enrolled in a programme for even one day of the term are never comparison "
      "pupils, even when that is shorter than participation_min_overlap_days."),
-    ("School years outside 6–9", "Participant rows keep the year; in group_term such pupils (and pupils "
+    ("School years", "The marts follow förskoleklass (0) to year 9 (DESIGN 5: SkolFam serves ages 6–12, KP/KF any "
+     "school age, PPSS years 6–9). Grades exist from year 6, so younger pupils' grade measures are NULL and "
+     "their absence is the follow-up; a pupil moving into year 6 has no previous grades, so the first graded "
+     "term's changes are NULL. Participant rows keep any other year; in group_term such pupils (and pupils "
      "without a year) count under school_year `ALL` only."),
     ("Suppression", "Rows of fewer than suppression_min_n pupils are hidden. In every set of rows that differ "
      "in one dimension, with its `ALL` row shown, there is never exactly one small hidden part: one hidden row "
