@@ -12,7 +12,8 @@ HELP = "Generate a synthetic city (SS 12000 files and enrollment lists) into a d
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="dataset folder (created; an earlier dataset is replaced)")
-    p.add_argument("--pupils", type=int, default=4000, help="pupils in years 6-9 per school year (default 4000)")
+    p.add_argument("--pupils", type=int, default=10000,
+                   help="pupils in förskoleklass to year 9 in the first school year (default 10000)")
     p.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives the same files")
     p.add_argument(
         "--terms",

@@ -1,6 +1,6 @@
 """The synthetic city held in memory: districts, school units, pupils and programme enrollments.
 
-Only what is small lives here (about 40,000 pupils at city scale); grades and attendance are drawn
+Only what is small lives here (about 100,000 pupils, förskoleklass to year 9, at city scale); grades and attendance are drawn
 from each pupil's latent traits while they are written, and never held in memory.
 
 Pupil model. Each pupil has a latent risk ``r`` ~ N(0, 1) plus independent ability, absence and
@@ -25,6 +25,10 @@ from .ids import civic_number, name_uuid, random_uuid
 from .schooldays import month_windows, school_days
 
 PROGRAMMES = ("PPSS", "SkolFam", "KP/KF")
+# Grundskola: förskoleklass (0) to year 9. School units serve all of it (F-9), F-6, or 7-9.
+SCHOOL_YEARS = tuple(range(10))
+F_9 = SCHOOL_YEARS
+F_6 = SCHOOL_YEARS[:7]
 GRADE_STEPS = ("A", "B", "C", "D", "E", "F")
 # Score thresholds for A..E (below the last: F). General population: about A 12 %, B 10 %, C 25 %,
 # D 20 %, E 24 %, F 9 % before subject offsets.
@@ -78,7 +82,7 @@ class Pupil:
     subjects: tuple[str, ...]
     district: str
     units: dict[int, Organisation]  # school year -> school unit
-    school_years: dict[int, int]  # school-year start (autumn year) -> school year 6..9
+    school_years: dict[int, int]  # school-year start (autumn year) -> school year 0 (förskoleklass)..9
     r: float
     z_ability: float
     z_absence: float
@@ -215,16 +219,16 @@ def _organisations(rng: random.Random, cfg: Config, seed: int, pupils: int):
             base = names[k % len(names)]
             name = base if k < len(names) else f"{base} {k // len(names) + 1}"
             if k == 0 or count < 3:
-                years: tuple[int, ...] = (6, 7, 8, 9)
+                years: tuple[int, ...] = F_9
             else:
-                years = rng.choices([(6, 7, 8, 9), (6,), (7, 8, 9)], weights=[55, 20, 25])[0]
+                years = rng.choices([F_9, F_6, (7, 8, 9)], weights=[55, 20, 25])[0]
             while True:
                 code = str(rng.randrange(10_000_000, 100_000_000))
                 if code not in used_codes:
                     used_codes.add(code)
                     break
             ucreated = dt.date(rng.randrange(2005, 2023), rng.randrange(1, 13), 1)
-            weight = (0.6 + 0.8 * rng.random()) * (1.5 if years != (6, 7, 8, 9) else 1.0)
+            weight = (0.6 + 0.8 * rng.random()) * (1.5 if years != F_9 else 1.0)
             units.append(
                 Organisation(
                     name_uuid(seed, "org", "unit", code), name, "Skolenhet", dorg.id, ucreated,
@@ -255,12 +259,14 @@ def _weighted(rng: random.Random, pairs) -> str:
 def _pupils(rng: random.Random, cfg: Config, seed: int, n: int, city: City) -> list[Pupil]:
     school_year_starts = sorted({t.school_year_start for t in city.terms})
     first = school_year_starts[0]
-    # Cohorts (birth years): the four in years 6-9 in the first school year share n pupils; every later
-    # school year brings one new year-6 cohort of n/4.
-    cohorts: list[tuple[int, int]] = [(first - 15 + i, n // 4 + (1 if i < n % 4 else 0)) for i in range(4)]
+    # Cohorts (birth years): the ten in förskoleklass to year 9 in the first school year share n pupils;
+    # every later school year brings one new förskoleklass cohort of n/10 (year 9 leaves).
+    k = len(SCHOOL_YEARS)
+    cohorts: list[tuple[int, int]] = [(first - 6 - SCHOOL_YEARS[-1] + i, n // k + (1 if i < n % k else 0))
+                                      for i in range(k)]
     for s in school_year_starts[1:]:
-        if all(b != s - 12 for b, _ in cohorts):
-            cohorts.append((s - 12, n // 4))
+        if all(b != s - 6 for b, _ in cohorts):
+            cohorts.append((s - 6, n // k))
     units_by_district: dict[str, list[Organisation]] = {}
     for u in city.units:
         units_by_district.setdefault(u.district, []).append(u)
@@ -305,7 +311,7 @@ def _pupils(rng: random.Random, cfg: Config, seed: int, n: int, city: City) -> l
             school_years: dict[int, int] = {}
             for s in school_year_starts:
                 y = s - birth_year - 6
-                if 6 <= y <= 9:
+                if SCHOOL_YEARS[0] <= y <= SCHOOL_YEARS[-1]:
                     school_years[s] = y
             units = _school_path(rng, sorted(school_years.values()), units_by_district[district])
             created = dt.date(birth_year + 6, 8, 1) + dt.timedelta(days=rng.randrange(0, 30))
@@ -329,7 +335,7 @@ def _school_path(rng: random.Random, years: list[int], units: list[Organisation]
     out: dict[int, Organisation] = {}
     current: Organisation | None = None
     for y in years:
-        pool = with6 if y == 6 else with79
+        pool = with6 if y <= 6 else with79
         if current is None or y not in current.years or (y == 7 and rng.random() < 0.2):
             current = rng.choices(pool, weights=[u.weight for u in pool])[0]
         out[y] = current
@@ -356,33 +362,64 @@ def _draw_period(rng: random.Random, programme: str, t0: dt.date, t_end: dt.date
     return start, end
 
 
+def _choose_participants(rng: random.Random, cfg: Config, city: City, n_part: int) -> dict[int, str]:
+    """Pupil index -> programme: n_part pupils split over the programmes by their shares, each programme
+    drawing from the school years it serves (in the first term), weighted towards the pupils at risk.
+
+    Weighted sampling without replacement (Efraimidis-Spirakis): key = log(u) / w, the largest keys win."""
+    names = [p for p, _ in cfg.programme_shares]
+    counts = _largest_remainder(n_part, [w for _, w in cfg.programme_shares])
+    years_of = {prog: (lo, hi) for prog, lo, hi in cfg.programme_years}
+    first = city.terms[0]
+    chosen: dict[int, str] = {}
+    for prog, count in zip(names, counts):
+        lo, hi = years_of[prog]
+        keyed = []
+        for i, p in enumerate(city.pupils):
+            y = p.school_year(first)
+            if i in chosen or y is None or not lo <= y <= hi:
+                continue
+            u = rng.random() or 1e-300
+            keyed.append((math.log(u) / math.exp(1.3 * p.r), i))
+        keyed.sort(key=lambda kv: (-kv[0], kv[1]))
+        for _, i in keyed[:count]:
+            chosen[i] = prog
+    return chosen
+
+
 def _enrollments(rng: random.Random, cfg: Config, n: int, city: City) -> None:
     t0 = city.terms[0].dates.start
     t_end = city.terms[-1].dates.end
     prog_names = [p for p, _ in cfg.programme_shares]
     prog_weights = [w for _, w in cfg.programme_shares]
     n_part = min(len(city.pupils), round(n * cfg.participant_share))
-    # Weighted sample without replacement (Efraimidis-Spirakis): key = log(u) / w, largest keys win.
-    keyed = []
-    for i, p in enumerate(city.pupils):
-        u = rng.random() or 1e-300
-        keyed.append((math.log(u) / math.exp(1.3 * p.r), i))
-    keyed.sort(key=lambda kv: (-kv[0], kv[1]))
-    chosen = sorted(i for _, i in keyed[:n_part])
+    chosen = _choose_participants(rng, cfg, city, n_part)
     district_names = [d.name for d in city.districts]
+    years_of = {prog: (lo, hi) for prog, lo, hi in cfg.programme_years}
+    first = city.terms[0]
     enrollments: list[Enrollment] = []
-    for i in chosen:
+    for i in sorted(chosen):
         p = city.pupils[i]
         p.participant = True
         p.improver = rng.random() < cfg.improver_share
-        progs = [rng.choices(prog_names, weights=prog_weights)[0]]
+        progs = [chosen[i]]
         if rng.random() < cfg.second_programme_share:
-            progs.append(rng.choice([x for x in prog_names if x != progs[0]]))
+            y = p.school_year(first)
+            others = [x for x in prog_names if x != progs[0] and years_of[x][0] <= y <= years_of[x][1]]
+            if others:
+                progs.append(rng.choice(others))
         first_start: dt.date | None = None
         for prog in progs:
             start, end = _draw_period(rng, prog, t0, t_end)
-            first_start = start if first_start is None else min(first_start, start)
             term = next((t for t in city.terms if t.dates.start <= start <= t.dates.end), None)
+            lo, hi = years_of[prog]
+            y = p.school_year(term) if term is not None else None
+            if term is not None and (y is None or not lo <= y <= hi):
+                # aged out of the programme (or left) by then: the programme took them in the first term
+                start = first.dates.start + dt.timedelta(days=rng.randrange((first.dates.end - first.dates.start).days))
+                end = None if end is None else max(end, start + dt.timedelta(days=21))
+                term = first
+            first_start = start if first_start is None else min(first_start, start)
             if term is None or p.unit_in(term) is None:
                 term = next(t for t in city.terms if p.unit_in(t) is not None)
             unit = p.unit_in(term)

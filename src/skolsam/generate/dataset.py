@@ -85,7 +85,7 @@ def generate_dataset(
     config: Config | None = None,
     calendar: list[TermDates] | None = None,
 ) -> Manifest:
-    """Write a synthetic city of ``pupils`` pupils (per school year, years 6-9) to ``out``.
+    """Write a synthetic city of ``pupils`` pupils (förskoleklass to year 9, in the first school year) to ``out``.
 
     Deterministic: the same arguments (and term calendar) give byte-identical files. A folder holding an
     earlier dataset is overwritten; a non-empty folder that is not a dataset is refused.
