@@ -4,8 +4,9 @@ HT2025 (school year 2025/26), district Järva:
 * school unit S, year 3: SkolFam children k01..k10 (no grades, exact attendance) and comparison pupils
   n01..n12 in no programme; year 4 at S: 15 pupils who are nobody's comparison.
 * school unit S: a PPSS pupil "mover" in year 5 in VT2025 and year 6 in HT2025, graded only in HT2025;
-  PPSS pupils p7-01..p7-15 in year 7. Everyone is a girl, so the cells are few enough to reason about.
-* förskoleklass: KP/KF pupils f01..f06 with school type FKLASS and no schoolYear, g01..g06 with GR year 0.
+  PPSS pupils p6-01..p6-09 in year 6 and p7-01..p7-15 in year 7.
+* förskoleklass: KP/KF pupils f01..f06 with school type FKLASS and no schoolYear, g01..g06 with GR year 0,
+  and "solo", the only pupil of sex Okänt. Everyone else is a girl, so the cells are few to reason about.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ def young_url(pg_admin_url):
     s.attendance(ref, "VT2025", 1000, 300, 0)                 # 0.30
     s.attendance(ref, "HT2025", 1000, 100, 0)                 # 0.10
     s.grades(ref, {"SV": "C", "EN": "E", "MA": "F"})          # first graded term: share 2/3
-    for i in range(1, 16):                                    # PPSS in year 7, so PPSS is not all hidden
+    for i in range(1, 10):                                    # more PPSS pupils in year 6 ...
+        s.pupil(f"p6-{i:02}", unit="S", school_year=6, birth_year=2013)
+        s.enroll(f"p6-{i:02}", "PPSS")
+    for i in range(1, 16):                                    # ... and in year 7
         s.pupil(f"p7-{i:02}", unit="S", school_year=7, birth_year=2012)
         s.enroll(f"p7-{i:02}", "PPSS")
 
@@ -61,6 +65,8 @@ def young_url(pg_admin_url):
         s.enroll(f"f{i:02}", "KP/KF")
         ref = s.pupil(f"g{i:02}", unit="S", school_year=0, birth_year=2019)
         s.enroll(f"g{i:02}", "KP/KF")
+    s.pupil("solo", "Okänt", unit="S", school_year=0, birth_year=2019)   # alone in its sex: suppressed
+    s.enroll("solo", "KP/KF")
     with fresh_warehouse(pg_admin_url) as url:
         s.flush(url)
         build.build_warehouse(url, Settings(), terms=["VT2025", "HT2025"])
@@ -123,21 +129,19 @@ def test_the_first_graded_term_has_no_change(young_url):
 def test_forskoleklass_is_year_0_in_either_spelling(young_url):
     years = dict(query(young_url, """SELECT student_key, school_year FROM mart.participant_term
                                      WHERE programme = 'KP/KF' AND term = 'HT2025'"""))
-    assert years == {**{f"f{i:02}": 0 for i in range(1, 7)}, **{f"g{i:02}": 0 for i in range(1, 7)}}
-    assert _group(young_url, "participants", "KP/KF", "ALL", "0")["n_students"] == 12
+    assert years == {**{f"f{i:02}": 0 for i in range(1, 7)}, **{f"g{i:02}": 0 for i in range(1, 7)}, "solo": 0}
+    assert _group(young_url, "participants", "KP/KF", "ALL", "0")["n_students"] == 13
 
 
 def test_suppression_holds_over_the_cube_of_ten_school_years(young_url):
     rows = query_dicts(young_url, "SELECT * FROM mart.group_term")
     assert {r["school_year"] for r in rows} >= {"0", "3", "6", "ALL"}
     assert all(r["n_students"] >= 10 for r in rows if not r["suppressed"])
-    # mover is alone in year 6 (1 pupil): hidden, and so is year 7 (15), the only other year under PPSS;
-    # under programme ALL the smallest shown year (3, 10 pupils) is the partner.
-    assert _group(young_url, "participants", "PPSS", "ALL", "6")["suppressed"]
-    assert _group(young_url, "participants", "PPSS", "ALL", "7")["suppressed"]
-    assert _group(young_url, "participants", "PPSS", "ALL", "ALL")["n_students"] == 16
-    assert _group(young_url, "participants", "ALL", "ALL", "3")["suppressed"]
-    assert _group(young_url, "participants", "ALL", "ALL", "0")["n_students"] == 12
+    # solo is the only pupil of sex Okänt: hidden, and the girls of KP/KF year 0 (12) are its partner.
+    assert _group(young_url, "participants", "KP/KF", "Okänt", "0")["suppressed"]
+    assert _group(young_url, "participants", "KP/KF", "Kvinna", "0")["suppressed"]
+    assert _group(young_url, "participants", "PPSS", "ALL", "6")["n_students"] == 10
+    assert _group(young_url, "participants", "ALL", "ALL", "ALL")["n_students"] == 10 + 1 + 9 + 15 + 13
     dims = ("programme", "district", "sex", "school_year")
     by_key = {(r["term"], r["population"], *(r[d] for d in dims)): r for r in rows}
     for t in rows:

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = "warehouse"
 LAYERS = ("core", "mart")
-MART_TABLES = ("participant_term", "group_term")
+MART_TABLES = ("participant_term", "group_term", "target_group", "programme_effect")
 CANDIDATE_SCHEMA = "mart_candidate"
 # Serialises builds: prepare and publish both take it for the length of their transaction.
 _LOCK_ID = 731_200_005
@@ -59,6 +59,8 @@ SESSION = {"work_mem": "256MB", "jit": "off"}
 # eligible_vocational_share is taken among pupils in the final year of grundskola (a fact, not a setting;
 # the school years the marts cover are the settings mart_school_year_min/_max).
 FINAL_SCHOOL_YEAR = 9
+# The school years of mart.target_group's criteria: PPSS is for pupils in years 6–9 (DESIGN 5).
+TARGET_SCHOOL_YEARS = (6, 9)
 
 _MODEL_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -149,8 +151,12 @@ def build_parameters(settings: Settings, as_of: dt.date | None = None) -> dict[s
     params = {name: str(value) for name, value in settings.as_dict().items()}
     if not 0 <= settings.mart_school_year_min <= settings.mart_school_year_max <= 10:
         raise ValueError("mart school years must satisfy 0 <= mart_school_year_min <= mart_school_year_max <= 10")
+    if not (0 <= settings.target_absence_min <= 1 and 0 <= settings.target_share_passed_max <= 1):
+        raise ValueError("target_absence_min and target_share_passed_max must lie in 0..1")
     params.update(
         final_school_year=str(FINAL_SCHOOL_YEAR),
+        target_school_year_min=str(TARGET_SCHOOL_YEARS[0]),
+        target_school_year_max=str(TARGET_SCHOOL_YEARS[1]),
         as_of_date=(as_of or dt.date.today()).isoformat(),
     )
     return params
@@ -236,6 +242,7 @@ def prepare(url: str, settings: Settings | None = None, terms: list[str] | None 
             chosen = _resolve_terms(conn, terms)
             copy_rows(conn, "core.build_term", ("term",), ((t,) for t in chosen))
             timings.update(run_models(conn, [m for m in all_models if m.layer != "core"]))
+            conn.execute(f"TRUNCATE {CANDIDATE_SCHEMA}.programme_effect")
 
             rows = {t: _count(conn, t) for t in CORE_TABLES}
             for table in MART_TABLES:
