@@ -242,7 +242,10 @@ def prepare(url: str, settings: Settings | None = None, terms: list[str] | None 
             chosen = _resolve_terms(conn, terms)
             copy_rows(conn, "core.build_term", ("term",), ((t,) for t in chosen))
             timings.update(run_models(conn, [m for m in all_models if m.layer != "core"]))
-            conn.execute(f"TRUNCATE {CANDIDATE_SCHEMA}.programme_effect")
+            t_effects = time.perf_counter()
+            from ..effects.mart import write_programme_effects   # numpy and scipy: only when a build runs
+            write_programme_effects(conn, settings.suppression_min_n)
+            timings["effects/programme_effect"] = round(time.perf_counter() - t_effects, 3)
 
             rows = {t: _count(conn, t) for t in CORE_TABLES}
             for table in MART_TABLES:
