@@ -34,6 +34,11 @@ GRADE_STEPS = ("A", "B", "C", "D", "E", "F")
 # D 20 %, E 24 %, F 9 % before subject offsets.
 THRESHOLDS = (1.3, 0.85, 0.1, -0.45, -1.45)
 # Absence varies over the year: autumn colds, the February flu, the last weeks before summer.
+# The spread of a grade's score around the pupil's ability: the grade's own noise (0.55) and the term's
+# (0.45 * 0.3, see Pupil.term_state), for the expected share passed (effect-mode calibration).
+_GRADE_SIGMA = math.hypot(0.55, 0.45 * 0.3)
+# Effect mode: the term before a participant's start is this bad (term noise, in sd of a normal term) or worse.
+BAD_TERM_NOISE = 1.0
 MONTH_ABSENCE = {1: 1.05, 2: 1.25, 3: 1.1, 4: 0.95, 5: 0.95, 6: 1.1, 7: 1.0,
                  8: 0.7, 9: 0.85, 10: 1.0, 11: 1.1, 12: 1.2}
 
@@ -91,6 +96,7 @@ class Pupil:
     participant: bool = False
     improver: bool = False
     start: dt.date | None = None  # earliest programme start
+    boost: float | None = None  # effect mode: ability shift while enrolled (None: the ordinary city)
 
     def school_year(self, term: TermInfo) -> int | None:
         return self.school_years.get(term.school_year_start)
@@ -105,7 +111,10 @@ class Pupil:
         abs_shift = 0.0
         ability_shift = 0.0
         inv_shift = 0.0
-        if self.participant and self.start is not None:
+        if self.boost is not None:  # effect mode: the planted effect only, while enrolled
+            if self.start is not None and self.start <= term.mid:
+                ability_shift = self.boost
+        elif self.participant and self.start is not None:
             progress = min(1.0, max(0.0, (term.mid - self.start).days / 150.0))
             inv_shift = 0.4
             if self.improver:
@@ -387,6 +396,66 @@ def _choose_participants(rng: random.Random, cfg: Config, city: City, n_part: in
     return chosen
 
 
+def _effect_enrollments(rng: random.Random, cfg: Config, city: City, chosen: dict[int, str]) -> None:
+    """Effect mode: each participant starts in a term at least two terms into the history (so a g−2 baseline
+    exists) whose school year the programme serves, right after a bad term (the coordinators' choice); they
+    stay enrolled (no end date). Then the planted effects are calibrated."""
+    years_of = {prog: (lo, hi) for prog, lo, hi in cfg.programme_years}
+    district_names = [d.name for d in city.districts]
+    enrollments: list[Enrollment] = []
+    for i in sorted(chosen):
+        p, prog = city.pupils[i], chosen[i]
+        lo, hi = years_of[prog]
+        candidates = [t for t in city.terms[2:] if p.unit_in(t) is not None and lo <= p.school_year(t) <= hi]
+        if not candidates:
+            continue
+        # The start term is drawn regardless of the pupil's terms, and the term before it is made a bad one
+        # (a choice that looked at the noise of several terms would bias the other terms too).
+        g = candidates[rng.randrange(len(candidates))]
+        p.term_noise[g.index - 1] = BAD_TERM_NOISE + abs(rng.gauss(0.0, 1.0))
+        start = g.dates.start + dt.timedelta(days=rng.randrange(21))
+        p.participant, p.start = True, start
+        unit = p.unit_in(g)
+        district = unit.district if rng.random() < 0.88 else rng.choice(district_names)
+        code = unit.code if rng.random() >= 0.15 else ""
+        enrollments.append(Enrollment(p.civic, p.given, p.family, prog, district, code, start, None, p))
+    planted = dict(cfg.effects)
+    for prog in sorted({e.programme for e in enrollments}):
+        pupils = [e.pupil for e in enrollments if e.programme == prog]
+        boost = calibrate_boost(pupils, planted.get(prog, 0.0))
+        for p in pupils:
+            p.boost = boost
+    city.enrollments = enrollments
+
+
+def pass_share(ability: float, subjects: tuple[str, ...]) -> float:
+    """Expected share of subjects passed at this ability (before a term's noise and the grade's own)."""
+    total = 0.0
+    for s in subjects:
+        z = (ability + cat.SUBJECT_BY_CODE[s].offset - THRESHOLDS[-1]) / _GRADE_SIGMA
+        total += 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+    return total / len(subjects)
+
+
+def calibrate_boost(pupils: list["Pupil"], effect: float) -> float:
+    """The ability shift that raises these pupils' mean expected share passed by ``effect`` (bisection)."""
+    if effect <= 0 or not pupils:
+        return 0.0
+    base = [(-0.45 * p.r + 0.85 * p.z_ability, p.subjects) for p in pupils]
+    before = sum(pass_share(a, subj) for a, subj in base) / len(base)
+
+    def gain(shift: float) -> float:
+        return sum(pass_share(a + shift, subj) for a, subj in base) / len(base) - before
+
+    lo, hi = 0.0, 8.0
+    if gain(hi) < effect:
+        raise ValueError(f"a planted effect of {effect} is more than these pupils can gain ({gain(hi):.3f})")
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if gain(mid) < effect else (lo, mid)
+    return (lo + hi) / 2
+
+
 def _enrollments(rng: random.Random, cfg: Config, n: int, city: City) -> None:
     t0 = city.terms[0].dates.start
     t_end = city.terms[-1].dates.end
@@ -394,6 +463,9 @@ def _enrollments(rng: random.Random, cfg: Config, n: int, city: City) -> None:
     prog_weights = [w for _, w in cfg.programme_shares]
     n_part = min(len(city.pupils), round(n * cfg.participant_share))
     chosen = _choose_participants(rng, cfg, city, n_part)
+    if cfg.effects:
+        _effect_enrollments(rng, cfg, city, chosen)
+        return
     district_names = [d.name for d in city.districts]
     years_of = {prog: (lo, hi) for prog, lo, hi in cfg.programme_years}
     first = city.terms[0]

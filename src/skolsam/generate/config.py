@@ -35,3 +35,8 @@ class Config:
     second_programme_share: float = 0.03
     improver_share: float = 0.55
     outside_share: float = 0.04  # enrolled numbers (per participant) that belong to no pupil in persons
+    # A planted programme effect (skolsam generate --effect PPSS=0.10): programme -> the rise in the share
+    # of subjects passed while enrolled. Empty: the ordinary city. When set, each participant is chosen at a
+    # bad term (their start term follows their worst term), stays enrolled, and nothing else about
+    # participation changes their grades or absence, so the planted rise is the only effect there is.
+    effects: tuple[tuple[str, float], ...] = ()
