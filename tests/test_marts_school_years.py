@@ -17,7 +17,8 @@ import pytest
 
 from skolsam.settings import Settings
 from skolsam.warehouse import build
-from test_build_core import Staging, fresh_warehouse, query, query_dicts
+from term_keys import participant_rows
+from test_build_core import Staging, fresh_warehouse, query_dicts
 
 pytestmark = pytest.mark.postgres
 
@@ -74,7 +75,7 @@ def young_url(pg_admin_url):
 
 
 def _participant(url, key, term="HT2025"):
-    [r] = query_dicts(url, "SELECT * FROM mart.participant_term WHERE student_key = %s AND term = %s", (key, term))
+    [r] = [r for r in participant_rows(url) if r["student_key"] == key and r["term"] == term]
     return r
 
 
@@ -127,8 +128,8 @@ def test_the_first_graded_term_has_no_change(young_url):
 
 
 def test_forskoleklass_is_year_0_in_either_spelling(young_url):
-    years = dict(query(young_url, """SELECT student_key, school_year FROM mart.participant_term
-                                     WHERE programme = 'KP/KF' AND term = 'HT2025'"""))
+    years = {r["student_key"]: r["school_year"]
+             for r in participant_rows(young_url, "WHERE programme = 'KP/KF' AND term = 'HT2025'")}
     assert years == {**{f"f{i:02}": 0 for i in range(1, 7)}, **{f"g{i:02}": 0 for i in range(1, 7)}, "solo": 0}
     assert _group(young_url, "participants", "KP/KF", "ALL", "0")["n_students"] == 13
 
