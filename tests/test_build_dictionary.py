@@ -102,3 +102,16 @@ def test_the_gate_and_the_report_read_the_spec():
         assert params[contract["kwargs"]["column_list"]["$PARAMETER"]] == t.column_names
     assert list(data.COLUMNS) == dictionary.GROUP_TERM.column_names
     assert data.DIMENSIONS == dictionary.GROUP_TERM.key
+
+
+def test_the_mart_models_insert_the_spec_columns_in_order():
+    """Each SQL model that fills a mart lists the spec's columns, in its order (programme_effect is written
+    by skolsam.effects from the spec's column list itself)."""
+    models = Path(__file__).resolve().parents[1] / "sql" / "models" / "mart"
+    found = {}
+    for path in models.glob("*.sql"):
+        for m in re.finditer(r"INSERT INTO mart_candidate\.([a-z_]+)\s*\(([^)]*)\)", path.read_text(encoding="utf-8")):
+            found[f"mart.{m.group(1)}"] = [c.strip() for c in m.group(2).split(",")]
+    assert set(found) == {"mart.participant_term", "mart.group_term", "mart.target_group"}
+    for name, columns in found.items():
+        assert columns == dictionary.table(name).column_names, name

@@ -74,6 +74,14 @@ Enrollment lists: see :mod:`skolsam.generate.enrollment`. About 5 % of pupils ta
 25 % SkolFam, 15 % KP/KF; 3 % in two programmes), each programme drawing from the school years it serves
 in the first term (``Config.programme_years``: PPSS 6-9, SkolFam 0-6, KP/KF 0-9); about 4 % more valid
 numbers belong to pupils outside the city's schools (not in persons.jsonl), so the match rate is about 96 %.
+
+Effect mode (``--effect PPSS=0.10,SkolFam=0``, ``generate_dataset(..., effects={...})``): a city with a
+known programme effect for ``skolsam effects-check``. Terms default to HT2023..VT2026. Each participant's
+start term g is drawn among the terms with two terms of history before it (in a school year the programme
+serves), the term before it is made a bad one (the coordinators' choice), and they stay enrolled; the
+"improver" dynamics are off, and while enrolled the pupil's ability rises by the shift that raises the
+programme's participants' expected share passed by the planted amount (calibrated by bisection). The
+manifest records the planted effects under ``planted_effect``.
 """
 
 from .config import Config
