@@ -497,3 +497,26 @@ def test_school_calendar_helpers():
     windows = month_windows(cal["HT2025"])
     assert windows[0] == (dt.date(2025, 8, 18), dt.date(2025, 8, 31))
     assert windows[-1] == (dt.date(2025, 12, 1), dt.date(2025, 12, 19))
+
+
+def test_effect_mode_chooses_at_a_bad_term_with_history_and_calibrates():
+    # In memory: participants start two or more terms into the history, after a bad term, and stay.
+    from skolsam.commands.generate import parse_effects
+    from skolsam.generate.city import BAD_TERM_NOISE, build_city, pass_share
+
+    assert parse_effects("PPSS=0.10, SkolFam=0") == {"PPSS": 0.10, "SkolFam": 0.0}
+    with pytest.raises(ValueError):
+        parse_effects("PPSS")
+    cal = calendar_by_name(load_calendar())
+    terms = [cal[t] for t in ("HT2023", "VT2024", "HT2024", "VT2025", "HT2025", "VT2026")]
+    city = build_city(Config(effects=(("PPSS", 0.10), ("SkolFam", 0.0))), 5, 3000, terms, list(cal.values()))
+    enrolled = [e for e in city.enrollments if e.pupil is not None]
+    assert enrolled and all(e.end is None for e in enrolled)
+    for e in enrolled:
+        g = next(t for t in city.terms if t.dates.start <= e.start <= t.dates.end)
+        assert g.index >= 2 and e.pupil.term_noise[g.index - 1] >= BAD_TERM_NOISE
+    ppss = [e.pupil for e in enrolled if e.programme == "PPSS"]
+    gain = sum(pass_share(-0.45 * p.r + 0.85 * p.z_ability + p.boost, p.subjects)
+               - pass_share(-0.45 * p.r + 0.85 * p.z_ability, p.subjects) for p in ppss) / len(ppss)
+    assert gain == pytest.approx(0.10, abs=1e-6)
+    assert {e.pupil.boost for e in enrolled if e.programme == "SkolFam"} == {0.0}
