@@ -21,6 +21,7 @@ COMMANDS = (
     "demo",
     "bench",
     "rotate_key",
+    "effects_check",
 )
 
 

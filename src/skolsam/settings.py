@@ -73,6 +73,16 @@ class Settings:
     # than the erasure to end; past it the maintenance DAG does the rewrite on its next run.
     erasure_vacuum_wait_seconds: int = 300
 
+    # --- marts (warehouse & statistics) ---
+    # School years the marts follow (DESIGN 5): förskoleklass (0) to year 9. group_term's school_year
+    # runs over these; a pupil outside them counts under 'ALL' only.
+    mart_school_year_min: int = 0
+    mart_school_year_max: int = 9
+    # mart.target_group (DESIGN 5): a pupil in the target group has at least this absence rate ...
+    target_absence_min: float = 0.20
+    # ... and at most this share of subjects passed.
+    target_share_passed_max: float = 0.75
+
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> "Settings":
         overrides = dict(overrides or {})
