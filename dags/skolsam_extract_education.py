@@ -11,30 +11,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag, setup, task, teardown
 
 from skolsam.airflow.assets import STAGING_EDUCATION
-from skolsam.airflow.defaults import default_args
+from skolsam.airflow.defaults import dagrun_timeout, default_args, ss12000_pool
 
 # Dependency order (skolsam.ss12000.extract.ENTITIES, repeated here so parsing the DAG imports nothing heavy).
 ENTITIES = ("organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")
 
 
 def _extract_task(entity: str, outlets: list | None = None):
-    @task(task_id=f"extract_{entity}", outlets=outlets or [])
+    # The pool bounds how many tasks call the source at once, across every worker.
+    @task(task_id=f"extract_{entity}", outlets=outlets or [], pool=ss12000_pool())
     def extract(params: dict | None = None) -> dict:
+        from skolsam import services
         from skolsam.airflow import runtime
-        from skolsam.ss12000.extract import extract_entity
 
         params = params or {}
-        return extract_entity(
+        return services.extract(
             entity,
             runtime.warehouse_url(),
             runtime.ss12000_api(),
             runtime.pseudonymiser(),
+            runtime.settings(),
             full_refresh=bool(params.get("full_refresh")),
             terms=params.get("terms") or None,
-            settings=runtime.settings(),
         )
 
     return extract
@@ -46,6 +47,7 @@ def _extract_task(entity: str, outlets: list | None = None):
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=dagrun_timeout(),
     default_args=default_args(),
     tags=["skolsam", "ss12000"],
     params={
@@ -57,17 +59,37 @@ def _extract_task(entity: str, outlets: list | None = None):
 )
 def skolsam_extract_education():
     @task
-    def migrate_schema() -> list[str]:
+    def check_schema() -> dict:
+        from skolsam import services
         from skolsam.airflow import runtime
-        from skolsam.warehouse import migrate
 
-        return migrate.migrate(runtime.warehouse_url())
+        return services.check_schema(runtime.warehouse_url())
 
-    previous = migrate_schema()
+    # The run is one staging batch from its first entity to its teardown: a build waits until it is closed,
+    # so it never reads today's persons beside yesterday's grades (skolsam.warehouse.locks).
+    @setup
+    def begin_staging_load(dag_run=None) -> int:
+        from skolsam import services
+        from skolsam.airflow import runtime
+
+        return services.begin_education_load(runtime.warehouse_url(), runtime.settings(),
+                                             getattr(dag_run, "run_id", None))
+
+    @teardown
+    def end_staging_load(batch_id: int) -> None:
+        from skolsam import services
+        from skolsam.airflow import runtime
+
+        services.end_education_load(runtime.warehouse_url(), batch_id)
+
+    batch = begin_staging_load()
+    check_schema() >> batch
+    previous = batch
     for entity in ENTITIES:
         current = _extract_task(entity, [STAGING_EDUCATION] if entity == ENTITIES[-1] else None)()
         previous >> current
         previous = current
+    previous >> end_staging_load(batch)
 
 
 skolsam_extract_education()

@@ -51,14 +51,19 @@ def test_extract_dag_wiring(airflow_home):
     assert bag.import_errors == {}
     dag = bag.dags["skolsam_extract_education"]
     assert set(dag.tags) == {"skolsam", "ss12000"} and not dag.catchup
-    order = ["migrate_schema"] + [f"extract_{e}" for e in (
+    order = ["check_schema", "begin_staging_load"] + [f"extract_{e}" for e in (
         "organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")]
-    assert sorted(t.task_id for t in dag.tasks) == sorted(order)
+    assert sorted(t.task_id for t in dag.tasks) == sorted(order + ["end_staging_load"])
     for upstream, downstream in zip(order, order[1:]):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
+    # the run is one staging batch: opened by a setup task, closed by a teardown whatever happened
+    assert dag.get_task("begin_staging_load").is_setup and dag.get_task("end_staging_load").is_teardown
+    assert dag.get_task("end_staging_load").upstream_task_ids == {"begin_staging_load", order[-1]}
+    order = order[2:]
     for task in dag.tasks:
         assert task.retries >= 2 and task.retry_delay.total_seconds() > 0
     outlets = dag.get_task("extract_aggregatedAttendance").outlets
     assert [getattr(o, "name", None) for o in outlets] == ["skolsam_staging_education"]
     assert all(not dag.get_task(t).outlets for t in order[:-1])
+    assert {dag.get_task(t).pool for t in order} == {"skolsam_ss12000"}
     assert dag.params["full_refresh"] is False and dag.params["terms"] is None

@@ -35,10 +35,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import SkolsamError
 from ..pseudonym import Pseudonymiser
 from ..settings import Settings, project_home
 from ..warehouse.audit import LoadRun
 from ..warehouse.connection import connect
+from ..warehouse.locks import staging_write
 from . import csvfile
 from .load import SOURCE, load_parsed
 
@@ -52,13 +54,13 @@ _LIST_NAME = re.compile(r"^[^.~][^/]*\.csv$", re.IGNORECASE)  # no hidden files,
 _LOCK_ID = 731_200_101  # one intake at a time merges into staging.enrollment
 
 
-class IntakeError(RuntimeError):
+class IntakeError(SkolsamError, RuntimeError):
     """A file could not be processed for a reason other than its content. The message names the file
     and the kind of error only."""
 
 
 class LandingNotFound(IntakeError):
-    pass
+    transient = False  # a configured landing folder that does not exist: fix the setting
 
 
 @dataclass
@@ -224,6 +226,7 @@ def process_bytes(name: str, data: bytes, warehouse_url: str, pseudonymiser: Pse
             result.status, result.reason, detail = "rejected", rejected.reason, rejected.detail
         with connect(warehouse_url) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+            staging_write(conn)  # a build never reads staging while this file loads (warehouse.locks)
             seen = _known(conn, digest)
             if seen is not None:  # another run took it meanwhile
                 result.status = "skipped"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..errors import DeterministicError
 from ..settings import Settings
 from ..warehouse.audit import LoadRun
 from ..warehouse.connection import redact, sqlalchemy_url
@@ -58,7 +59,7 @@ _NEVER_KEEP = {"unexpected_list", "unexpected_index_list", "unexpected_index_que
 _MESSAGE_LINES = 10
 
 
-class QualityGateFailed(RuntimeError):
+class QualityGateFailed(DeterministicError, RuntimeError):
     """A critical check failed. ``result`` holds every check; the message names suite, check and observed value."""
 
     def __init__(self, result: "GateResult"):

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .. import districts, terms as terms_mod
+from ..errors import DeterministicError
 from ..settings import Settings
 
 EXPECTATIONS_DIR_ENV = "SKOLSAM_EXPECTATIONS_DIR"
@@ -70,7 +71,7 @@ _BATCH_ALIASED = re.compile(
     re.IGNORECASE)
 
 
-class SuiteError(ValueError):
+class SuiteError(DeterministicError, ValueError):
     """A suite file that does not follow the conventions above."""
 
 

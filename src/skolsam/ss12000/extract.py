@@ -82,6 +82,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from .. import terms as terms_mod
+from ..errors import SkolsamError
 from ..identity import InvalidIdentity
 from ..pseudonym import Pseudonymiser
 from ..settings import Settings
@@ -89,6 +90,7 @@ from ..warehouse import audit
 from ..warehouse.audit import LoadRun, QuarantineRow
 from ..warehouse.bulk import copy_rows
 from ..warehouse.connection import connect
+from ..warehouse.locks import staging_write
 from . import records
 from .client import RetryPolicy, SS12000Client, SS12000Error, prefetch
 from .index import format_timestamp, parse_timestamp
@@ -129,7 +131,7 @@ NULL = "\\N"
 _UNSAFE = re.compile(r"[\\\t\n\r]").search  # what would need escaping in COPY text
 
 
-class ExtractError(RuntimeError):
+class ExtractError(SkolsamError, RuntimeError):
     """An entity's extraction failed; nothing of it was loaded. The message holds no personal data."""
 
 
@@ -1237,17 +1239,8 @@ def resolve_terms(terms: Iterable[str] | str | None, calendar: list[terms_mod.Te
                   today: dt.date | None = None) -> list[terms_mod.TermDates]:
     """The term windows to read attendance for: the named terms, or every calendar term that overlaps the
     last ``DEFAULT_TERM_LOOKBACK_DAYS`` days and has started by today."""
-    by_name = terms_mod.calendar_by_name(calendar)
     if terms:
-        names = [t for t in (terms.split(",") if isinstance(terms, str) else terms) if str(t).strip()]
-        out = []
-        for raw in names:
-            name = terms_mod.parse_term(str(raw)).name
-            if name not in by_name:
-                raise ValueError(f"term {name} is not in the term calendar")
-            if by_name[name] not in out:
-                out.append(by_name[name])
-        return sorted(out, key=lambda t: t.term.order)
+        return terms_mod.resolve(terms, calendar)
     today = today or dt.date.today()
     since = today - dt.timedelta(days=DEFAULT_TERM_LOOKBACK_DAYS)
     return [t for t in calendar if t.start <= today and t.end >= since]
@@ -1290,6 +1283,7 @@ def extract_entity(
                 conn.execute("SET LOCAL TIME ZONE 'UTC'")
                 conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(WORK_MEM)))
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_BASE + ENTITIES.index(entity),))
+                staging_write(conn)  # a build never reads staging while this load runs (warehouse.locks)
                 previous = audit.get_watermark(conn, SOURCE, entity)
                 if full_refresh and previous is not None:
                     audit.clear_watermarks(conn, SOURCE, [entity])

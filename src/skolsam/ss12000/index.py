@@ -34,6 +34,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import orjson
 
+from ..errors import DeterministicError
+
 log = logging.getLogger(__name__)
 
 INDEX_VERSION = "7"
@@ -59,7 +61,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _MICRO = dt.timedelta(microseconds=1)
 
 
-class DatasetError(ValueError):
+class DatasetError(DeterministicError, ValueError):
     """The dataset folder cannot be served (missing folder, a line that is not JSON, ...)."""
 
 
