@@ -79,6 +79,9 @@ class Settings:
     ss12000_pool_slots: int = 2
     # Minutes the build waits for running staging loads (extraction, intake) before it gives up and retries.
     staging_lock_timeout_minutes: int = 60
+    # A staging table with fewer rows than this share of its count at the last passed staging gate fails
+    # the gate (critical): a truncated extract, not a school that shrank overnight.
+    staging_shrink_floor: float = 0.5
     # Where the quality gate writes Data Docs: a path or an fsspec URL every worker shares. Default
     # $SKOLSAM_HOME/data_docs.
     data_docs_location: str = ""

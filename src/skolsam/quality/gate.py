@@ -14,6 +14,7 @@ format that returns counts only; custom queries never select keys; every result 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -234,6 +235,7 @@ def run_gate(
     data_docs_dir: str | Path | None = None,
     build_data_docs: bool = True,
     expectations_root: Path | None = None,
+    extra_checks: Iterable[CheckResult] = (),
 ) -> GateResult:
     """Validate the suites' tables, record every check in audit.dq_result, build Data Docs, and raise
     ``QualityGateFailed`` if a critical check failed.
@@ -241,7 +243,9 @@ def run_gate(
     ``schema_overrides`` maps a suite name or a default schema to the schema to validate
     (``{"mart": "mart_candidate"}``). Without ``run_id`` the gate records its own audit.load_run row
     (source 'quality'). ``as_of`` (default today) dates the checks that depend on the date. Data Docs go to
-    ``data_docs_dir`` (default ``$SKOLSAM_HOME/data_docs``)."""
+    ``data_docs_dir`` (default: the ``data_docs_location`` setting, else ``$SKOLSAM_HOME/data_docs``).
+    ``extra_checks``: results decided outside Great Expectations (the row-count floors), recorded and
+    judged with the rest."""
     began = time.perf_counter()
     settings = settings or Settings.load()
     as_of = as_of or dt.date.today()
@@ -262,6 +266,8 @@ def run_gate(
         docs_dir = Path(data_docs_dir) if data_docs_dir else docs_mod.default_dir()
         context = _context(docs_dir if build_data_docs else None)
         keys = _run_suites(context, url, suites, tables, settings, as_of, gate_id, result)
+        result.checks.extend(dataclasses.replace(c, validation_id=results.validation_id(gate_id, c.suite))
+                             for c in extra_checks)
         results.write(url, result.checks, result.run_id)
         if build_data_docs:
             try:
@@ -380,9 +386,74 @@ def _all_suites_for_docs(root: Path | None):
         yield to_gx_suite(s.name, s.expectations, meta=s.data.get("meta"), notes=s.data.get("notes"))
 
 
+# Staging tables that may never be empty when a build reads them: without education data there is nothing
+# to follow up, and an empty table is what a truncated or half-run extract looks like. (Enrollment lists may
+# legitimately not have arrived yet; they get the shrink floor only.)
+REQUIRED_STAGING = ("staging_ss12000_person", "staging_ss12000_enrolment", "staging_ss12000_grade",
+                    "staging_ss12000_attendance")
+ROW_COUNT_CHECK = "row_count_floor"
+
+
+def row_count_checks(warehouse_url: str, suite_names: Iterable[str], settings: Settings,
+                     expectations_root: Path | None = None) -> tuple[list[CheckResult], dict[str, int]]:
+    """Critical checks on the size of each suite's table: not empty (REQUIRED_STAGING), and at least
+    ``staging_shrink_floor`` of its rows at the last passed staging gate (audit.staging_row_count).
+    Returns the checks and the counts (recorded by ``record_row_counts`` once the gate passed)."""
+    from psycopg import sql as pgsql
+
+    from ..warehouse.connection import connect
+
+    checks: list[CheckResult] = []
+    counts: dict[str, int] = {}
+    floor_share = float(settings.staging_shrink_floor)
+    with connect(warehouse_url) as conn:
+        previous = dict(conn.execute("SELECT table_name, row_count FROM audit.staging_row_count").fetchall())
+        for name in suite_names:
+            suite = load_suite(name, expectations_root)
+            table = f"{suite.schema}.{suite.table}"
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+                continue  # the suite itself reports a missing table
+            rows = conn.execute(pgsql.SQL("SELECT count(*) FROM {}").format(
+                pgsql.Identifier(suite.schema, suite.table))).fetchone()[0]
+            counts[table] = rows
+            before = previous.get(table)
+            floor = int(before * floor_share) if before else 0
+            if name in REQUIRED_STAGING:
+                floor = max(floor, 1)
+            success = rows >= floor
+            observed = f"{rows} rows" + (f"; {before} at the last passed gate, floor {floor}" if before else
+                                         (f"; floor {floor}" if floor else ""))
+            checks.append(CheckResult(
+                suite=name, table_name=table, check=ROW_COUNT_CHECK,
+                expectation=f"{ROW_COUNT_CHECK}: not empty, at least {floor_share:.0%} of the last passed load"
+                if name in REQUIRED_STAGING else f"{ROW_COUNT_CHECK}: at least {floor_share:.0%} of the last passed load",
+                severity="critical", success=success, observed_value=observed,
+                unexpected_count=None if success else floor - rows, validation_id=""))
+    return checks, counts
+
+
+def record_row_counts(warehouse_url: str, counts: dict[str, int], gate_id: str) -> None:
+    from ..warehouse.connection import connect
+
+    with connect(warehouse_url) as conn, conn.transaction():
+        for table, rows in counts.items():
+            conn.execute(
+                """INSERT INTO audit.staging_row_count (table_name, row_count, gate_id) VALUES (%s, %s, %s)
+                   ON CONFLICT (table_name) DO UPDATE
+                   SET row_count = EXCLUDED.row_count, gate_id = EXCLUDED.gate_id, recorded_at = now()""",
+                (table, rows, gate_id))
+
+
 def staging_gate(warehouse_url: str, **kw) -> GateResult:
-    """Every staging suite (SS 12000 persons, enrolments, grades, attendance; enrollment lists)."""
-    return run_gate(warehouse_url, list(STAGING_SUITES), **kw)
+    """Every staging suite (SS 12000 persons, enrolments, grades, attendance; enrollment lists), with the
+    row-count floors as critical checks; the counts of a passed gate become the next gate's floors."""
+    settings = kw.setdefault("settings", None) or Settings.load()
+    kw["settings"] = settings
+    names = list(STAGING_SUITES)
+    floors, counts = row_count_checks(warehouse_url, names, settings, kw.get("expectations_root"))
+    result = run_gate(warehouse_url, names, extra_checks=floors, **kw)
+    record_row_counts(warehouse_url, counts, result.gate_id)
+    return result
 
 
 def mart_gate(warehouse_url: str, schema: str = "mart_candidate", **kw) -> GateResult:
