@@ -53,3 +53,28 @@ def test_a_sharply_shrunken_table_fails_against_the_last_passed_gate(data):
     # a smaller shrink passes, and the share is a setting
     passed = staging_gate(data.url, as_of=AS_OF, settings=Settings(staging_shrink_floor=0.4))
     assert passed.passed and _floors(data.url)["staging.ss12000_grade"] == 16
+
+
+def test_data_docs_go_to_a_shared_fsspec_location(data):
+    """Data Docs written by a worker go to the configured location (here an fsspec memory:// URL standing in
+    for s3:// or sftp://), and a second run keeps the first run's pages there."""
+    import uuid
+
+    from fsspec.core import url_to_fs
+
+    from skolsam.quality.gate import run_gate
+
+    location = f"memory://skolsam-docs-{uuid.uuid4().hex[:8]}/site"
+    settings = Settings(data_docs_location=location)
+    first = run_gate(data.url, "staging_ss12000_grade", as_of=AS_OF, settings=settings)
+    assert first.data_docs == f"{location}/index.html"
+    run_gate(data.url, ["mart_group_term"], schema_overrides={"mart": "mart_candidate"}, as_of=AS_OF,
+             settings=settings)
+    fs, root = url_to_fs(location)
+    files = [f[len(root.rstrip("/")) + 1:].lstrip("/") if f.startswith(root) else f for f in fs.find(root)]
+    pages = sorted({f.split("/")[1] for f in files if f.startswith("validations/") and f.endswith(".html")})
+    assert pages == ["mart_group_term", "staging_ss12000_grade"]
+    assert "skolsam-overview" in fs.cat_file(f"{root}/index.html").decode("utf-8")
+    from skolsam.settings import project_home
+
+    assert not (project_home() / "data_docs").exists()     # nothing written to the worker's own disk

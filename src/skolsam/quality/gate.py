@@ -14,9 +14,11 @@ format that returns counts only; custom queries never select keys; every result 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import posixpath
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -263,18 +265,19 @@ def run_gate(
         own_run = LoadRun(url, AUDIT_SOURCE, entity).open()
         result.run_id = own_run.run_id
     try:
-        docs_dir = Path(data_docs_dir) if data_docs_dir else docs_mod.default_dir()
-        context = _context(docs_dir if build_data_docs else None)
-        keys = _run_suites(context, url, suites, tables, settings, as_of, gate_id, result)
-        result.checks.extend(dataclasses.replace(c, validation_id=results.validation_id(gate_id, c.suite))
-                             for c in extra_checks)
-        results.write(url, result.checks, result.run_id)
-        if build_data_docs:
-            try:
-                names = [context.suites.add(s).name for s in _all_suites_for_docs(expectations_root)]
-                result.data_docs = str(docs_mod.build(context, docs_dir, keys, names))
-            except Exception:  # the gate's verdict does not depend on the documentation
-                log.exception("Data Docs could not be built in %s", docs_dir)
+        location = str(data_docs_dir or settings.data_docs_location or docs_mod.default_dir())
+        with _docs_folder(location, build_data_docs) as (docs_dir, publish_docs):
+            context = _context(docs_dir if build_data_docs else None)
+            keys = _run_suites(context, url, suites, tables, settings, as_of, gate_id, result)
+            result.checks.extend(dataclasses.replace(c, validation_id=results.validation_id(gate_id, c.suite))
+                                 for c in extra_checks)
+            results.write(url, result.checks, result.run_id)
+            if build_data_docs:
+                try:
+                    names = [context.suites.add(s).name for s in _all_suites_for_docs(expectations_root)]
+                    result.data_docs = publish_docs(docs_mod.build(context, docs_dir, keys, names))
+                except Exception:  # the gate's verdict does not depend on the documentation
+                    log.exception("Data Docs could not be built for %s", _location_label(location))
     except BaseException as exc:
         if own_run is not None:
             own_run.close("failed", message=f"{type(exc).__name__}")
@@ -296,6 +299,58 @@ def run_gate(
     if result.critical_failures:
         raise QualityGateFailed(result)
     return result
+
+
+def _is_url(location: str) -> bool:
+    return "://" in location and not location.startswith("file://")
+
+
+def _location_label(location: str) -> str:
+    return location.split("?", 1)[0]  # an fsspec URL's query may carry credentials
+
+
+@contextlib.contextmanager
+def _docs_folder(location: str, build: bool):
+    """A local folder to build Data Docs in, and a function that publishes the built index.html.
+
+    A path (or file:// URL) is used as it is. An fsspec URL (``s3://bucket/docs``, ``sftp://host/dir``, ...)
+    that every worker can reach is mirrored: the site as it is (earlier validations included) is copied into
+    a temporary folder, built there, and copied back; the URL of its index.html is what the gate reports."""
+    if not _is_url(location):
+        folder = Path(location.removeprefix("file://"))
+        yield folder, str
+        return
+    import tempfile
+
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(location)
+    root = root.rstrip("/")
+    with tempfile.TemporaryDirectory(prefix="skolsam-docs-") as tmp:
+        local = Path(tmp)
+        before: set[str] = set()
+        if build and fs.exists(root):
+            for remote in fs.find(root):
+                rel = posixpath.relpath(remote.lstrip("/"), root.lstrip("/"))
+                before.add(rel)
+                target = local / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(remote, str(target))
+
+        def publish(index: Path) -> str:
+            now = set()
+            for path in sorted(local.rglob("*")):
+                if path.is_file():
+                    rel = path.relative_to(local).as_posix()
+                    now.add(rel)
+                    remote = f"{root}/{rel}"
+                    fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
+                    fs.put_file(str(path), remote)
+            for rel in sorted(before - now):  # results pruned by this run
+                fs.rm_file(f"{root}/{rel}")
+            return f"{location.rstrip('/')}/{Path(index).relative_to(local).as_posix()}"
+
+        yield local, publish
 
 
 def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: GateResult) -> list:
