@@ -133,14 +133,6 @@ def pseudonymiser():
     return Pseudonymiser(load_key())
 
 
-def require_connections(*, warehouse: bool = True, pseudonym: bool = False) -> None:
-    """Resolve what a task needs before it starts its work, so a missing Connection fails the task at once."""
-    if warehouse:
-        warehouse_url()
-    if pseudonym:
-        pseudonymiser()
-
-
 def settings():
     """The settings (one path: Settings.load reads the Variables when Airflow is loaded)."""
     from skolsam.settings import Settings
