@@ -62,7 +62,8 @@ def skolsam_build_warehouse():
 
         prepared = services.prepare_candidates(runtime.warehouse_url(), runtime.settings(),
                                                (params or {}).get("terms") or None,
-                                               gated_version=gated.get("staging_version"))
+                                               gated_version=gated.get("staging_version"),
+                                               mart_pseudonymiser=runtime.mart_pseudonymiser())
         prepared.pop("parameters", None)  # every setting: in core.build_parameter, not needed in the XCom
         return prepared
 

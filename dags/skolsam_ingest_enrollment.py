@@ -47,7 +47,8 @@ def skolsam_ingest_enrollment():
         from skolsam.airflow import runtime
 
         # The default folder is made; a configured one must exist.
-        return services.ingest_landing(runtime.warehouse_url(), runtime.pseudonymiser(), runtime.settings())
+        return services.ingest_landing(runtime.warehouse_url(), runtime.pseudonymiser(), runtime.settings(),
+                                       mart_pseudonymiser=runtime.mart_pseudonymiser())  # erasures reach the mart
 
     @task(outlets=[STAGING_ENROLLMENT])
     def announce_staging(summary: dict) -> dict:

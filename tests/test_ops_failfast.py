@@ -88,11 +88,13 @@ def test_every_skolsam_exception_class_has_the_common_base():
     from skolsam.identity import InvalidIdentity
     from skolsam.quality.suites import SuiteError
     from skolsam.report.data import ReportError
-    from skolsam.ss12000.index import DatasetError
+    from skolsam.enrollment.landing import UnsafeLanding
+    from skolsam.pseudonym import WeakKey
+    from skolsam.standin.dataset import DatasetError
 
     classes = (BuildError, MigrationError, QualityGateFailed, SuiteError, ExtractError, SS12000Error,
                SS12000AuthError, DatasetError, IntakeError, LandingNotFound, MatchRateTooLow, FileRejected,
-               ReportError, InvalidIdentity)
+               ReportError, InvalidIdentity, UnsafeLanding, WeakKey)
     assert all(issubclass(c, errors.SkolsamError) for c in classes)
     # and the builtin bases the callers catch stay as they were
     assert issubclass(InvalidIdentity, ValueError) and issubclass(SuiteError, ValueError)

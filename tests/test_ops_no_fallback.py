@@ -18,8 +18,9 @@ from skolsam.errors import ConfigurationError, is_deterministic
 def airflow_home(tmp_path, monkeypatch):
     for key, value in airflow_env(tmp_path / "airflow").items():
         monkeypatch.setenv(key, value)
-    for key in ("SKOLSAM_ENV", "SKOLSAM_PSEUDONYM_KEY", "SKOLSAM_WAREHOUSE_URL",
-                "AIRFLOW_CONN_SKOLSAM_PSEUDONYM", "AIRFLOW_CONN_SKOLSAM_WAREHOUSE"):
+    for key in ("SKOLSAM_ENV", "SKOLSAM_PSEUDONYM_KEY", "SKOLSAM_MART_PSEUDONYM_KEY", "SKOLSAM_WAREHOUSE_URL",
+                "AIRFLOW_CONN_SKOLSAM_PSEUDONYM", "AIRFLOW_CONN_SKOLSAM_MART_PSEUDONYM",
+                "AIRFLOW_CONN_SKOLSAM_WAREHOUSE"):
         monkeypatch.delenv(key, raising=False)
     return tmp_path
 
@@ -60,6 +61,8 @@ def test_production_refuses_to_create_a_pseudonym_key(airflow_home, monkeypatch)
     with pytest.raises(ConfigurationError, match="skolsam_pseudonym") as caught:
         runtime.pseudonymiser()
     assert is_deterministic(caught.value)
+    with pytest.raises(ConfigurationError, match="skolsam_mart_pseudonym"):
+        runtime.mart_pseudonymiser()
     assert _key_files(airflow_home) == []
 
 
@@ -85,13 +88,17 @@ def test_production_fails_fast_on_an_unreachable_warehouse_and_retries(airflow_h
 
 def test_production_uses_what_is_configured(airflow_home, monkeypatch, pg_admin_url):
     monkeypatch.setenv("SKOLSAM_ENV", "production")
-    key = "k" * 64
+    from conftest import TEST_KEY, TEST_MART_KEY
+
+    key = TEST_KEY
     monkeypatch.setenv("AIRFLOW_CONN_SKOLSAM_PSEUDONYM", json.dumps({"conn_type": "generic", "password": key}))
+    monkeypatch.setenv("SKOLSAM_MART_PSEUDONYM_KEY", TEST_MART_KEY)
     monkeypatch.setenv("SKOLSAM_WAREHOUSE_URL", pg_admin_url)
     from skolsam.pseudonym import Pseudonymiser
 
     assert runtime.pseudonymiser().student_key("200001011234") == Pseudonymiser(key).student_key("200001011234")
     assert runtime.warehouse_url() == pg_admin_url
+    assert runtime.mart_pseudonymiser() is not None
     assert _key_files(airflow_home) == []
 
 

@@ -104,13 +104,15 @@ def extract_all(url: str, api, pseudonymiser, settings: Settings, *, entities: S
 # --------------------------------------------------------------------------------------------------------
 # Enrollment intake
 # --------------------------------------------------------------------------------------------------------
-def ingest_landing(url: str, pseudonymiser, settings: Settings, landing: str | None = None) -> dict:
+def ingest_landing(url: str, pseudonymiser, settings: Settings, landing: str | None = None, *,
+                   mart_pseudonymiser=None) -> dict:
     """Every new file in the landing folder (the setting, or ``landing``). The default folder is made; a
-    configured one must exist (LandingNotFound)."""
+    configured one must exist (LandingNotFound). ``mart_pseudonymiser`` lets an erasure find the pupil's
+    per-term mart rows (default: the configured mart key)."""
     from .enrollment.intake import ingest_landing as ingest, landing_location
 
     return ingest(landing or landing_location(settings), url, pseudonymiser, settings,
-                  create=not (landing or settings.enrollment_landing))
+                  create=not (landing or settings.enrollment_landing), mart_pseudonymiser=mart_pseudonymiser)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -155,10 +157,11 @@ def match_rate_gate(url: str, settings: Settings) -> dict:
 
 
 def prepare_candidates(url: str, settings: Settings, terms: Sequence[str] | None = None, *,
-                       gated_version: int | None = None) -> dict:
+                       gated_version: int | None = None, mart_pseudonymiser=None) -> dict:
     """Core and the candidate marts from staging, under the exclusive staging lock. If staging changed
     since the gate saw it (``gated_version``, None: not gated yet), the staging checks run again first,
-    under the same lock, so core is always built from staging a gate passed."""
+    under the same lock, so core is always built from staging a gate passed. ``mart_pseudonymiser``: the
+    per-term key of mart.participant_term (default: the configured mart key)."""
     from .warehouse import build, locks
 
     with locks.staging_read(url, timeout=_lock_timeout(settings)) as conn:
@@ -169,7 +172,8 @@ def prepare_candidates(url: str, settings: Settings, terms: Sequence[str] | None
                 log.warning("staging changed after the staging gate (version %s -> %s): checking it again",
                             gated_version, version)
             regated = _staging_checks(url, settings)
-        result = build.prepare(url, settings, list(terms) if terms else None).as_dict()
+        result = build.prepare(url, settings, list(terms) if terms else None,
+                               mart_pseudonymiser=mart_pseudonymiser).as_dict()
     result["staging_version"] = version
     result["staging_regated"] = regated is not None
     return result
@@ -209,19 +213,20 @@ def apply_grants(url: str) -> list[str]:
 
 
 def build_all(url: str, settings: Settings, terms: Sequence[str] | None = None, *, gate: bool = True,
-              publish_marts: bool = True, staging_checks: bool = True) -> dict:
+              publish_marts: bool = True, staging_checks: bool = True, mart_pseudonymiser=None) -> dict:
     """The build as the command line runs it: the same steps as the DAG's tasks, in one process.
 
     ``gate=False`` skips the mart gate, ``staging_checks=False`` the staging gate and match rate (a
     developer's shortcut), ``publish_marts=False`` stops after the candidates."""
     gated = staging_quality_gate(url, settings)["staging_version"] if staging_checks else None
     if staging_checks:
-        result = prepare_candidates(url, settings, terms, gated_version=gated)
+        result = prepare_candidates(url, settings, terms, gated_version=gated, mart_pseudonymiser=mart_pseudonymiser)
     else:
         from .warehouse import build, locks
 
         with locks.staging_read(url, timeout=_lock_timeout(settings)):
-            result = build.prepare(url, settings, list(terms) if terms else None).as_dict()
+            result = build.prepare(url, settings, list(terms) if terms else None,
+                                   mart_pseudonymiser=mart_pseudonymiser).as_dict()
     if gate:
         mart_quality_gate(url, settings, result)
     if publish_marts:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 WAREHOUSE_CONN_ID = "skolsam_warehouse"
 SS12000_CONN_ID = "skolsam_ss12000"
 PSEUDONYM_CONN_ID = "skolsam_pseudonym"
+MART_PSEUDONYM_CONN_ID = "skolsam_mart_pseudonym"  # the second key: per-term pupil keys of the mart
 
 PRODUCTION = "production"
 DEMO = "demo"
@@ -131,6 +132,23 @@ def pseudonymiser():
             f"no pseudonym key: define the Airflow Connection {PSEUDONYM_CONN_ID} (key in the password field) "
             f"or {KEY_ENV}; outside the local demo a new key is never created (it would break every join)")
     return Pseudonymiser(load_key())
+
+
+def mart_pseudonymiser():
+    """The per-term key of mart.participant_term: Connection ``skolsam_mart_pseudonym`` (password field), else
+    ``SKOLSAM_MART_PSEUDONYM_KEY``, else (demo only) its local key file, like the pseudonym key."""
+    from skolsam.pseudonym import MART_KEY_ENV, TermPseudonymiser, load_mart_key
+
+    conn = _connection(MART_PSEUDONYM_CONN_ID)
+    if conn is not None and conn.password:
+        return TermPseudonymiser(conn.password)
+    if os.environ.get(MART_KEY_ENV):
+        return TermPseudonymiser(load_mart_key())
+    if is_production():
+        raise ConfigurationError(
+            f"no mart pseudonym key: define the Airflow Connection {MART_PSEUDONYM_CONN_ID} (key in the password "
+            f"field) or {MART_KEY_ENV}; outside the local demo a new key is never created")
+    return TermPseudonymiser(load_mart_key())
 
 
 def settings():

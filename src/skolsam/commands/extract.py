@@ -58,10 +58,11 @@ def run(args: argparse.Namespace) -> int:
 
     with contextlib.ExitStack() as stack:
         if args.dataset is not None:
-            from ..ss12000.server import running_server
+            from ..standin.running import running_server
 
             secret = secret or "skolsam"
-            base = stack.enter_context(running_server(args.dataset, client_id=args.client_id, client_secret=secret))
+            base = stack.enter_context(running_server(args.dataset, client_id=args.client_id, client_secret=secret,
+                                                      demo=True))
         else:
             base = args.base_url
             if not secret:
