@@ -117,21 +117,27 @@ def warehouse_url() -> str:
     return url
 
 
+def _secret_key(conn_id: str, env: str, load_local, what: str):
+    """A key from the Connection's password, else the environment variable ``env``; in the demo only,
+    ``load_local()`` (the local key file, created once). In production a missing key is an error."""
+    conn = _connection(conn_id)
+    if conn is not None and conn.password:
+        return conn.password
+    if os.environ.get(env):
+        return os.environ[env]
+    if is_production():
+        raise ConfigurationError(
+            f"no {what}: define the Airflow Connection {conn_id} (key in the password field) or {env}; "
+            "outside the local demo a new key is never created (it would break every join)")
+    return load_local()
+
+
 def pseudonymiser():
     """The Pseudonymiser keyed by the Connection ``skolsam_pseudonym`` (password), else ``SKOLSAM_PSEUDONYM_KEY``,
     else (demo only) the local key file, created on first use."""
     from skolsam.pseudonym import KEY_ENV, Pseudonymiser, load_key
 
-    conn = _connection(PSEUDONYM_CONN_ID)
-    if conn is not None and conn.password:
-        return Pseudonymiser(conn.password)
-    if os.environ.get(KEY_ENV):
-        return Pseudonymiser(load_key())
-    if is_production():
-        raise ConfigurationError(
-            f"no pseudonym key: define the Airflow Connection {PSEUDONYM_CONN_ID} (key in the password field) "
-            f"or {KEY_ENV}; outside the local demo a new key is never created (it would break every join)")
-    return Pseudonymiser(load_key())
+    return Pseudonymiser(_secret_key(PSEUDONYM_CONN_ID, KEY_ENV, load_key, "pseudonym key"))
 
 
 def mart_pseudonymiser():
@@ -139,16 +145,7 @@ def mart_pseudonymiser():
     ``SKOLSAM_MART_PSEUDONYM_KEY``, else (demo only) its local key file, like the pseudonym key."""
     from skolsam.pseudonym import MART_KEY_ENV, TermPseudonymiser, load_mart_key
 
-    conn = _connection(MART_PSEUDONYM_CONN_ID)
-    if conn is not None and conn.password:
-        return TermPseudonymiser(conn.password)
-    if os.environ.get(MART_KEY_ENV):
-        return TermPseudonymiser(load_mart_key())
-    if is_production():
-        raise ConfigurationError(
-            f"no mart pseudonym key: define the Airflow Connection {MART_PSEUDONYM_CONN_ID} (key in the password "
-            f"field) or {MART_KEY_ENV}; outside the local demo a new key is never created")
-    return TermPseudonymiser(load_mart_key())
+    return TermPseudonymiser(_secret_key(MART_PSEUDONYM_CONN_ID, MART_KEY_ENV, load_mart_key, "mart pseudonym key"))
 
 
 def settings():
