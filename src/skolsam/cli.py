@@ -18,12 +18,15 @@ COMMANDS = (
     "generate",
     "ss12000_serve",
     "extract",
+    "backfill",
     "ingest",
     "build",
     "dq",
     "report",
     "demo",
     "bench",
+    "rotate_key",
+    "effects_check",
 )
 
 

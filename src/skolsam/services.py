@@ -70,34 +70,45 @@ def end_education_load(url: str, batch_id: int, *, failed: bool = False) -> None
 
 
 def extract(entity: str, url: str, api, pseudonymiser, settings: Settings, *, full_refresh: bool = False,
-            terms: Sequence[str] | str | None = None, client=None) -> dict:
-    """One SS 12000 entity into staging (one transaction with its watermark, under the staging lock)."""
+            terms: Sequence[str] | str | None = None, client=None, **source) -> dict:
+    """One SS 12000 entity into staging (one transaction with its watermark, under the staging lock).
+    ``source=<id>``: the school system (skolsam.ss12000.sources), default the first."""
     from .ss12000.extract import extract_entity
 
     return extract_entity(entity, url, api, pseudonymiser, full_refresh=full_refresh, terms=terms or None,
-                          settings=settings, client=client)
+                          settings=settings, client=client, **source)
 
 
 def extract_all(url: str, api, pseudonymiser, settings: Settings, *, entities: Sequence[str] | None = None,
                 full_refresh: bool = False, terms: Sequence[str] | str | None = None,
-                on_entity=None) -> list[dict]:
-    """Every entity in dependency order as one staging batch, sharing one HTTP client; stops at the first
-    failure (raised). ``on_entity(summary)`` is called after each."""
-    from .ss12000.extract import ENTITIES
+                on_entity=None, on_error=None) -> list[dict]:
+    """Every entity in dependency order as one staging batch, sharing one HTTP client. A failing entity
+    (``on_error(exc)``) does not stop the others; then ExtractError names the failed ones (``failed``,
+    ``summaries``). ``on_entity(summary)`` is called after each loaded entity."""
+    from .ss12000.extract import ENTITIES, ExtractError
 
     out: list[dict] = []
+    failed: list[str] = []
+    chosen = list(entities or ENTITIES)
     batch_id = begin_education_load(url, settings, "cli")
-    failed = True
     try:
         with api.client() as client:
-            for entity in entities or ENTITIES:
-                out.append(extract(entity, url, api, pseudonymiser, settings, full_refresh=full_refresh,
-                                   terms=terms, client=client))
+            for entity in chosen:
+                try:
+                    out.append(extract(entity, url, api, pseudonymiser, settings, full_refresh=full_refresh,
+                                       terms=terms, client=client))
+                except ExtractError as exc:
+                    failed.append(entity)
+                    if on_error is not None:
+                        on_error(exc)
+                    continue
                 if on_entity is not None:
                     on_entity(out[-1])
-        failed = False
     finally:
-        end_education_load(url, batch_id, failed=failed)
+        end_education_load(url, batch_id, failed=bool(failed))
+    if failed:
+        raise ExtractError(f"SS 12000: {len(failed)} of {len(chosen)} entities failed: {', '.join(failed)} "
+                           f"(see audit.load_run); the others were loaded", failed=failed, summaries=out)
     return out
 
 

@@ -49,9 +49,12 @@ def pools() -> dict[str, dict]:
     the ``ss12000_pool_slots`` setting."""
     from skolsam.settings import Settings
 
+    from skolsam.ss12000.sources import load_sources
+
     settings = Settings.load()
-    return {settings.ss12000_pool: {"slots": settings.ss12000_pool_slots, "include_deferred": False,
-                                    "description": "concurrent SS 12000 API tasks of the source"}}
+    names = {settings.ss12000_pool} | {s.pool for s in load_sources() if s.pool}
+    return {name: {"slots": settings.ss12000_pool_slots, "include_deferred": False,
+                   "description": "concurrent SS 12000 API tasks of one source"} for name in sorted(names)}
 
 
 def create_pools(env: dict[str, str], folder: Path) -> list[str]:

@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entity", action="append", dest="entities", metavar="ENTITY",
                    help="entity to extract (repeatable; default: all, in dependency order)")
     p.add_argument("--full-refresh", action="store_true", help="ignore watermarks and replace staging")
-    p.add_argument("--terms", help="attendance terms, e.g. HT2025,VT2026 (default: the last ~13 months)")
+    p.add_argument("--terms", help="terms to read, e.g. HT2025,VT2026 (a backfill); default: every term from "
+                                   "history_start_term on at the first run, then the current and previous term")
     p.add_argument("--page-size", type=int, default=None, help="limit asked per page (default: setting)")
     p.add_argument("--warehouse-url", help="PostgreSQL URL (default: SKOLSAM_WAREHOUSE_URL or the embedded one)")
     p.add_argument("--json", action="store_true", help="print the summaries as JSON only")
@@ -70,14 +71,16 @@ def run(args: argparse.Namespace) -> int:
                 return 2
         api = services.ss12000_api(base, args.client_id, secret, token_url=args.token_url,
                                    page_size=args.page_size, settings=settings)
-        try:
+        failed: list[str] = []
+        try:  # a failing entity does not stop the others; the exit code says it failed
             services.extract_all(url, api, default_pseudonymiser(), settings, entities=entities,
-                                 full_refresh=args.full_refresh, terms=args.terms, on_entity=show)
+                                 full_refresh=args.full_refresh, terms=args.terms, on_entity=show,
+                                 on_error=lambda exc: print(str(exc), file=sys.stderr))
         except ExtractError as exc:
-            print(str(exc), file=sys.stderr)
-            if args.json:
-                print(json.dumps(summaries, indent=2))
-            return 1
+            failed = exc.failed
         if args.json:
             print(json.dumps(summaries, indent=2))
+    if failed:
+        print(f"failed: {', '.join(failed)} (see audit.load_run)", file=sys.stderr)
+        return 1
     return 0
