@@ -36,17 +36,26 @@ def warehouse_url() -> str:
         uri = conn.get_uri()
         if uri.startswith("postgres://"):
             uri = "postgresql://" + uri[len("postgres://"):]
-        return sqlalchemy_url(uri)
-    return resolve_url(None)
+        url = sqlalchemy_url(uri)
+    else:
+        url = resolve_url(None)
+    from skolsam.airflow.secrets import mask_url_password
+
+    mask_url_password(url)
+    return url
 
 
 def pseudonymiser():
+    from skolsam.airflow.secrets import mask, worker_local_connection
     from skolsam.pseudonym import Pseudonymiser, load_key
 
-    conn = _connection(PSEUDONYM_CONN_ID)
+    # Never from the metadata database, where an Execution API token could read it (skolsam.airflow.secrets).
+    conn = worker_local_connection(PSEUDONYM_CONN_ID)
     if conn is not None and conn.password:
         return Pseudonymiser(conn.password)
-    return Pseudonymiser(load_key())
+    key = load_key()
+    mask(key.decode() if isinstance(key, bytes) else key)
+    return Pseudonymiser(key)
 
 
 def settings():
