@@ -15,6 +15,7 @@ from airflow.sdk import Param, dag, task
 
 from skolsam.airflow.assets import STAGING_EDUCATION
 from skolsam.airflow.defaults import default_args
+from skolsam.airflow.notify import extract_deadline
 
 # Dependency order (skolsam.ss12000.extract.ENTITIES, repeated here so parsing the DAG imports nothing heavy).
 ENTITIES = ("organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")
@@ -47,6 +48,7 @@ def _extract_task(entity: str, outlets: list | None = None):
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
+    deadline=extract_deadline(),  # alert when not finished extract_deadline_minutes after the scheduled time
     tags=["skolsam", "ss12000"],
     params={
         "full_refresh": Param(False, type="boolean", description="ignore watermarks and replace staging"),

@@ -48,6 +48,12 @@ class Settings:
     # Days after a term's last school day before its report is due (grades are set in between).
     report_delay_days: int = 14
 
+    # --- Alerts (platform/stack; skolsam.airflow.notify) ---
+    # The daily extract must have finished this many minutes after its scheduled time, or a Deadline Alert fires.
+    extract_deadline_minutes: int = 360
+    # An intake run that quarantines at least this share of the rows it read sends a warning notification.
+    alert_quarantine_share: float = 0.20
+
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> "Settings":
         overrides = dict(overrides or {})

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
+from skolsam.airflow import notify
+
 
 def default_args(retry_delay_minutes: float = 5, retries: int = 2) -> dict:
     seconds = os.environ.get("SKOLSAM_RETRY_DELAY_SECONDS")
@@ -18,4 +20,6 @@ def default_args(retry_delay_minutes: float = 5, retries: int = 2) -> dict:
         "retries": retries,
         "retry_delay": delay,
         "retry_exponential_backoff": not seconds,
+        # Alerts on a task's final failure (skolsam.airflow.notify; the DAG-level one comes from the policy).
+        "on_failure_callback": notify.failure_notifiers(),
     }
