@@ -69,7 +69,7 @@ def test_worker_backend_wins_and_the_api_is_not_needed(monkeypatch):
 
 
 def test_key_from_skolsam_environment_is_masked(monkeypatch):
-    key = "demo-" + secrets.token_hex(24)
+    key = secrets.token_hex(32)
     monkeypatch.setenv("SKOLSAM_PSEUDONYM_KEY", key)
     runtime.pseudonymiser()
     assert key not in _redacted(f"the key {key} leaked")
