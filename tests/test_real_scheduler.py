@@ -216,10 +216,7 @@ def stack(tmp_path_factory, pg_admin_url, redis_url):
     with ExitStack() as stack:
         sink = stack.enter_context(SmtpSink())
         common["AIRFLOW_CONN_SMTP_DEFAULT"] = sink.connection()
-        try:
-            from skolsam.standin.server import running_server
-        except ImportError:
-            from skolsam.ss12000.server import running_server
+        from skolsam.standin.running import running_server
         server_cm = running_server(dataset, client_id="skolsam-rs", client_secret=secrets_used["SS 12000 client secret"])
         base_url = stack.enter_context(server_cm)
         from skolsam.airflow.local import ss12000_connection
