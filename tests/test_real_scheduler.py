@@ -309,13 +309,17 @@ def test_pipeline_under_the_real_scheduler(stack):
     assert loading
     last_load = max(stop for _, _, stop in loading)
     raced = [b["dag_run_id"] for b in builds if _ts(b["start_date"]) and _ts(b["start_date"]) < last_load]
+    # Tasks that only check or migrate the schema read no staging; every other build task does.
+    violations = []
     for build in builds:
         for t in api.task_instances("skolsam_build_warehouse", build["dag_run_id"]):
+            if "schema" in t["task_id"] or "migrate" in t["task_id"]:
+                continue
             end = _ts(t["end_date"])
-            for task_id, start, stop in loading:
-                assert not (end and start < end < stop), (
-                    f"build task {t['task_id']} ({build['dag_run_id']}) finished at {end} while {task_id} "
-                    f"was loading ({start}–{stop})")
+            violations += [f"{t['task_id']} ({build['dag_run_id']}) finished at {end:%H:%M:%S.%f} while {task_id} "
+                           f"was loading ({start:%H:%M:%S.%f}-{stop:%H:%M:%S.%f})"
+                           for task_id, start, stop in loading if end and start < end < stop]
+    assert not violations, "build tasks finished during an extract load:\n" + "\n".join(violations)
 
     # The education system goes away: the next extract fails and on-call gets a mail naming the DAG.
     stack["server"].__exit__(None, None, None)
