@@ -131,8 +131,14 @@ def test_no_recipients_sends_nothing_and_a_broken_channel_raises(monkeypatch, si
     assert notify.warning("quarantine_spike", "d", "r", "w") is False  # a warning never fails the load
 
 
+POSTGRES_METADATA = "postgresql+psycopg2://airflow@db.example/airflow"
+
+
 def test_extract_deadline_alert(monkeypatch, sink):
     monkeypatch.setenv("SKOLSAM_EXTRACT_DEADLINE_MINUTES", "90")
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite:////tmp/airflow.db")
+    assert notify.extract_deadline() is None  # airflow dags test (the demo): no deadline
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", POSTGRES_METADATA)
     alert = notify.extract_deadline()
     from datetime import timedelta
 
@@ -149,8 +155,10 @@ def test_extract_deadline_alert(monkeypatch, sink):
     assert "scheduled__2026-12-01" in body(mail) and "90 minutes" in body(mail)
 
 
-def test_every_dag_and_task_has_the_failure_notifiers():
+def test_every_dag_and_task_has_the_failure_notifiers(monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", POSTGRES_METADATA)  # as deployed: the deadline is on
 
     from airflow_env import DAGS
 

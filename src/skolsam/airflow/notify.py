@@ -226,13 +226,31 @@ async def extract_deadline_missed(context=None, **kwargs) -> None:
     await asyncio.to_thread(send, alert)
 
 
+def _sqlite_metadata() -> bool:
+    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    if url is None:
+        try:
+            from airflow.configuration import conf
+
+            url = conf.get("database", "sql_alchemy_conn", fallback="")
+        except Exception:
+            url = ""
+    return str(url).startswith("sqlite")
+
+
 def extract_deadline(minutes: int | None = None):
-    """The Deadline Alert for the daily extract: not finished ``minutes`` after the run's logical date."""
+    """The Deadline Alert for the daily extract: not finished ``minutes`` after the run's logical date.
+
+    None (no deadline) when ``minutes`` is 0, and on a SQLite metadata database: that is ``airflow dags test``
+    (the demo), where Deadline Alerts never fire and Airflow 3.3 fails the run looking one up (``'dict' object
+    has no attribute 'hex'``). Every deployment has PostgreSQL metadata and gets the deadline."""
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
     from skolsam.settings import Settings
 
     minutes = minutes if minutes is not None else Settings.load().extract_deadline_minutes
+    if minutes <= 0 or _sqlite_metadata():
+        return None
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
         interval=timedelta(minutes=minutes),
