@@ -238,7 +238,7 @@ def _sqlite_metadata() -> bool:
     return str(url).startswith("sqlite")
 
 
-def extract_deadline(minutes: int | None = None):
+def extract_deadline(minutes: int | None = None, dag_id: str = EXTRACT_DAG_ID):
     """The Deadline Alert for the daily extract: not finished ``minutes`` after the run's logical date.
 
     None (no deadline) when ``minutes`` is 0, and on a SQLite metadata database: that is ``airflow dags test``
@@ -254,5 +254,5 @@ def extract_deadline(minutes: int | None = None):
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
         interval=timedelta(minutes=minutes),
-        callback=AsyncCallback(extract_deadline_missed, kwargs={"dag_id": EXTRACT_DAG_ID, "minutes": minutes}),
+        callback=AsyncCallback(extract_deadline_missed, kwargs={"dag_id": dag_id, "minutes": minutes}),
     )
