@@ -81,3 +81,14 @@ def test_warehouse_password_is_masked(monkeypatch):
     url = runtime.warehouse_url()
     assert password in url
     assert password not in _redacted(f"url {url}")
+
+
+def test_mart_key_only_in_the_metadata_database_is_refused(monkeypatch):
+    class Api(ExecutionAPISecretsBackend):
+        def get_connection(self, conn_id):
+            return self.conn if conn_id == runtime.MART_PSEUDONYM_CONN_ID else None
+
+    Api.__name__ = "ExecutionAPISecretsBackend"
+    monkeypatch.setattr(local_secrets, "_backends", lambda: [EnvironmentVariablesBackend(), Api(_conn(secrets.token_hex(32)))])
+    with pytest.raises(local_secrets.SecretNotLocal, match="skolsam_mart_pseudonym"):
+        runtime.mart_pseudonymiser()

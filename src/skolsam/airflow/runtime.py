@@ -62,12 +62,16 @@ def pseudonymiser():
 def mart_pseudonymiser():
     """The per-term key of mart.participant_term: Connection skolsam_mart_pseudonym (password field), else
     SKOLSAM_MART_PSEUDONYM_KEY or the local key file, like the pseudonym key."""
+    from skolsam.airflow.secrets import mask, worker_local_connection
     from skolsam.pseudonym import TermPseudonymiser, load_mart_key
 
-    conn = _connection(MART_PSEUDONYM_CONN_ID)
+    # Like the pseudonym key: never from the metadata database (skolsam.airflow.secrets).
+    conn = worker_local_connection(MART_PSEUDONYM_CONN_ID)
     if conn is not None and conn.password:
         return TermPseudonymiser(conn.password)
-    return TermPseudonymiser(load_mart_key())
+    key = load_mart_key()
+    mask(key.decode() if isinstance(key, bytes) else key)
+    return TermPseudonymiser(key)
 
 
 def settings():
