@@ -48,6 +48,19 @@ class Settings:
     # Days after a term's last school day before its report is due (grades are set in between).
     report_delay_days: int = 14
 
+    # --- termly report (report engineer) ---
+    # The boards the report is written for, and the administration that compiles it (title block).
+    report_board: str = "Utbildningsnämnden och stadsdelsnämnderna"
+    report_administration: str = "Utbildningsförvaltningen"
+    # Who answers questions about the report (a function mailbox or role, not a private person); shown on
+    # the title block, "ej angiven" when empty.
+    report_contact: str = ""
+    # Headless Chromium that prints the PDF; empty: looked up on PATH (chromium, chromium-browser, ...).
+    report_chromium: str = ""
+    # PDF beside the HTML: "auto" (when Chromium is found, else a warning), "required" (no Chromium is an
+    # error), "off".
+    report_pdf: str = "auto"
+
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> "Settings":
         overrides = dict(overrides or {})
