@@ -333,3 +333,121 @@ def test_latest_term_and_cli(report_mart, tmp_path, capsys):
     with pytest.raises(ReportError):
         build_report(report_mart, "HT2026", tmp_path)
     assert main(["report", "--term", "HT2026", "--warehouse-url", report_mart, "--out", str(tmp_path)]) == 1
+
+
+# --- effects and reach (mart.programme_effect, mart.target_group; hand-built rows) -------------------------
+def effect_rows() -> list[dict]:
+    rows = []
+    plan = {  # programme -> outcome -> (estimate, low, high, verdict) or None for suppressed
+        "PPSS": {"share_passed": (0.081, 0.024, 0.138, "förbättring"), "merit_value": (6.2, -1.5, 13.9, "osäkert"),
+                 "absence_rate": (-0.021, -0.039, -0.003, "förbättring")},
+        "SkolFam": {"share_passed": None, "merit_value": None, "absence_rate": (0.004, -0.018, 0.026, "osäkert")},
+        "KP/KF": {"share_passed": None, "merit_value": None, "absence_rate": None},
+    }
+    for programme, outcomes in plan.items():
+        for outcome, found in outcomes.items():
+            for e in (0, 1, 2):
+                for estimator, lift in (("did", 0.0), ("did_prev_term", 0.06 if outcome == "share_passed" else 0.01)):
+                    base = {"term": TERM, "programme": programme, "district": "ALL", "outcome": outcome,
+                            "event_term": e, "estimator": estimator}
+                    if found is None or (e == 2 and programme == "SkolFam"):
+                        rows.append({**base, "estimate": None, "ci_low": None, "ci_high": None, "se": None,
+                                     "df": None, "n_participants": None, "n_comparison": None, "n_schools": None,
+                                     "n_excluded": None, "verdict": "för få elever", "suppressed": True})
+                        continue
+                    est, lo, hi, verdict = found
+                    sign = 1 if outcome != "absence_rate" else -1
+                    rows.append({**base, "estimate": est + sign * lift, "ci_low": lo + sign * lift,
+                                 "ci_high": hi + sign * lift, "se": 0.02, "df": 11, "n_participants": 96,
+                                 "n_comparison": 2480, "n_schools": 12, "n_excluded": 7, "verdict": verdict,
+                                 "suppressed": False})
+    return rows
+
+
+def target_rows() -> list[dict]:
+    rows = [{"term": TERM, "school_unit_code": "ALL", "school_year": "ALL", "n_pupils": 4000, "n_target": 312,
+             "n_target_enrolled": 87, "coverage_share": 87 / 312, "n_enrolled_not_target": 40, "suppressed": False}]
+    for y, (n, t, e) in {"6": (1000, 60, 14), "7": (1000, 80, 22), "8": (1000, 90, 30), "9": (1000, 82, 21)}.items():
+        rows.append({"term": TERM, "school_unit_code": "ALL", "school_year": y, "n_pupils": n, "n_target": t,
+                     "n_target_enrolled": e, "coverage_share": e / t, "n_enrolled_not_target": 10, "suppressed": False})
+    rows[-1].update(n_pupils=None, n_target=None, n_target_enrolled=None, coverage_share=None,
+                    n_enrolled_not_target=None, suppressed=True)
+    rows.append({"term": TERM, "school_unit_code": "10000001", "school_year": "ALL", "n_pupils": 300, "n_target": 20,
+                 "n_target_enrolled": 5, "coverage_share": 0.25, "n_enrolled_not_target": 2, "suppressed": False})
+    return rows
+
+
+def effect_model() -> ReportModel:
+    inputs = ReportInputs(GroupTerm.from_records(example_rows()), pupil=pupil_figures(), effects=effect_rows(),
+                          target=target_rows())
+    return ReportModel(inputs, TERM, PREV, Settings())
+
+
+def test_effect_section_verdicts_rebound_and_suppression():
+    from skolsam.report.effects import EffectView
+
+    m = effect_model()
+    view = EffectView(m)
+    ppss = view.headline("PPSS", "share_passed")
+    assert ppss["event_term"] == 2
+    verdict = view.verdict(ppss, "share_passed")
+    assert "insatsen höjde andelen godkända ämnen" in verdict and "+8 procentenheter" in verdict
+    assert "95 % konfidensintervall +2 till +14" in verdict
+    rebound = view.rebound("PPSS", ["share_passed"])
+    assert "andel godkända ämnen +14 procentenheter" in rebound and "De är större" in rebound
+    assert "96 deltagare och 2\u00a0480 jämförelseelever i 12 skolor" in view.basis(ppss)
+    assert "går inte att säga" in view.verdict(view.get("PPSS", "merit_value", 2), "merit_value")
+    # SkolFam: absence only; e = 2 suppressed, so the headline is the longest follow-up shown (e = 1)
+    assert view.headline("SkolFam", "absence_rate")["event_term"] == 1
+    # KP/KF: everything suppressed -> no figure anywhere, "för få elever"
+    kpkf = view.table("KP/KF")
+    assert all(c.text in ("..", "för få elever") for r in kpkf.body for c in r[1:])
+    assert "för få elever" in view.verdict(view.headline("KP/KF", "share_passed"), "share_passed")
+    assert view.chart("KP/KF") is None and view.chart("PPSS").kind == "interval"
+    # the key messages carry the verdict once the mart exists
+    messages = narrative.key_messages(m, view.key_sentence())
+    assert len(messages) == 4 and "för PPSS en förbättring av andel godkända ämnen (+8 procentenheter)" in messages[3]
+    assert "går inte att säga något säkert för SkolFam" in messages[3] and "för få elever för KP/KF" in messages[3]
+
+
+def test_reach_section_counts_and_suppressed_cells():
+    from skolsam.report.effects import EffectView
+
+    view = EffectView(effect_model())
+    table = view.reach_table()
+    assert [r[0].text for r in table.body] == ["Årskurs 6", "Årskurs 7", "Årskurs 8", "Årskurs 9", "Staden, årskurs 6–9"]
+    assert cells(table, "Staden, årskurs 6–9") == ["4\u00a0000", "312", "87", "28\u00a0%", "40"]
+    assert cells(table, "Årskurs 9") == [".."] * 5  # a suppressed cell shows as suppressed
+    assert "uppfyllde 312 elever kriterierna, och 87 av dem (28\u00a0%)" in view.reach_sentence()
+
+
+def test_no_effect_section_without_the_marts():
+    html = render_html(compose(model()))
+    assert "Gör insatserna skillnad?" not in html and "Når insatserna målgruppen?" not in html
+    html = render_html(compose(effect_model()))
+    assert "<h2>Gör insatserna skillnad?</h2>" in html and "<h2>Når insatserna målgruppen?</h2>" in html
+    assert "Varför terminen före valet" in html
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium on this machine (.ci/run installs it)")
+def test_effect_section_renders_in_chromium(tmp_path):
+    """The effect section in a real browser: its chart image decodes and is laid out with a visible size."""
+    html = render_html(compose(effect_model()))
+    page = tmp_path / "report.html"
+    page.write_text(html, encoding="utf-8")
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chr'}", "--window-size=1200,2400", "--dump-dom", page.as_uri()],
+        check=True, capture_output=True, timeout=60, text=True).stdout
+    assert "Skattad effekt av PPSS med 95 % konfidensintervall" in dom
+    shot = tmp_path / "effect.png"
+    subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chr2'}", "--window-size=1200,2400", f"--screenshot={shot}",
+         page.as_uri() + "#effekt"],
+        check=True, capture_output=True, timeout=60,
+    )
+    assert shot.stat().st_size > 10_000

@@ -97,7 +97,7 @@ def _bars(ax, panel: dict, horizontal: bool) -> None:
                 ax.text(p, v + pad, text, va="bottom" if v >= 0 else "top", ha="center", fontsize=7.5, color=TEXT)
     axis = ax.xaxis if horizontal else ax.yaxis
     axis.set_major_formatter(_axis_formatter(kind))
-    axis.set_major_locator(MaxNLocator(6))
+    axis.set_major_locator(MaxNLocator(6, steps=[1, 2, 5, 10]))  # whole percent or points on the axis
     if horizontal:
         ax.set_yticks(range(len(cats)), cats)
         ax.invert_yaxis()
@@ -155,7 +155,7 @@ def _interval(ax, panel: dict) -> None:
     ax.invert_yaxis()
     ax.set_ylim(len(cats) - 0.4, -0.6)
     ax.xaxis.set_major_formatter(_axis_formatter(kind))
-    ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
+    ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10], symmetric=True))
     lim = max([abs(x) for s in panel["series"] for x in (s.low or []) + (s.high or []) if x is not None] or [0.1])
     ax.set_xlim(-lim * 1.35, lim * 1.35)
     ax.grid(axis="x", color=GRID, linewidth=0.8)

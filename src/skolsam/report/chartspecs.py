@@ -133,7 +133,7 @@ def chart_change(m: ReportModel) -> ChartSpec | None:
                 vals.append(None if a is None or b is None else a - b)
             series.append(Series(label, vals, style))
         if progs:
-            panels.append({"title": f"{title}, förändring i procentenheter", "categories":
+            panels.append({"title": f"{title} (procentenheter)", "categories":
                            [fmt.programme_label(p) for p in progs], "series": series, "kind": "diff" + kind[5:]})
             a, b = series[0].values[0], series[1].values[0]
             if progs[0] == ALL and a is not None and b is not None:

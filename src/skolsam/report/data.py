@@ -222,8 +222,10 @@ def load_inputs(warehouse_url: str, term: str) -> ReportInputs:
             inputs.pupil = PupilFigures.from_records(_records(cur))
         inputs.quality = _load_quality(conn, warehouse_url)
         if _exists(conn, "mart.programme_effect"):
+            # an empty mart (created, not yet computed for the term) shows no section either
             inputs.effects = _records(conn.execute(
-                "SELECT * FROM mart.programme_effect WHERE term = %s", (term,)))
+                "SELECT * FROM mart.programme_effect WHERE term = %s", (term,))) or None
         if _exists(conn, "mart.target_group"):
-            inputs.target = _records(conn.execute("SELECT * FROM mart.target_group WHERE term = %s", (term,)))
+            inputs.target = _records(conn.execute(
+                "SELECT * FROM mart.target_group WHERE term = %s", (term,))) or None
     return inputs

@@ -26,6 +26,12 @@ OUTCOMES = {  # outcome -> (label, chart kind, what "better" means)
 }
 EVENT_LABELS = {0: "Startterminen", 1: "En termin efter start", 2: "Två terminer efter start"}
 HEADLINE, REBOUND = "did", "did_prev_term"
+VERDICT_WORDS = {
+    "share_passed": {"förbättring": "insatsen höjde andelen godkända ämnen",
+                     "försämring": "deltagarnas andel godkända ämnen sjönk"},
+    "merit_value": {"förbättring": "insatsen höjde meritvärdet", "försämring": "deltagarnas meritvärde sjönk"},
+    "absence_rate": {"förbättring": "insatsen minskade frånvaron", "försämring": "deltagarnas frånvaro ökade"},
+}
 
 
 def _f(v: Any) -> float | None:
@@ -77,28 +83,37 @@ class EffectView:
     # --- sentences -------------------------------------------------------------------------------------
     def verdict(self, r: dict | None, outcome: str) -> str:
         label, kind, _ = OUTCOMES[outcome]
-        what = label.lower()
         if not self.shown(r):
             return f"{label}: för få elever för att beräkna en effekt."
         est, lo, hi = _f(r["estimate"]), _f(r["ci_low"]), _f(r["ci_high"])
         when = EVENT_LABELS.get(int(r["event_term"]), f"{r['event_term']} terminer efter start").lower()
         numbers = f"skattningen är {effect_text(est, kind)} ({when}), 95 % konfidensintervall {_interval(lo, hi, kind)}"
         v = r.get("verdict")
-        if v == "förbättring":
-            return f"{label}: insatsen förbättrade {what} jämfört med liknande elever; {numbers}."
-        if v == "försämring":
-            return f"{label}: deltagarna fick sämre {what} än liknande elever; {numbers}."
+        if v in ("förbättring", "försämring"):
+            return f"{label}: {VERDICT_WORDS[outcome][v]} jämfört med liknande elever; {numbers}."
         return (f"{label}: det går inte att säga om insatsen gör skillnad; {numbers}, och intervallet rymmer "
                 "både en försämring och en förbättring.")
 
-    def rebound(self, programme: str, outcome: str, event_term: int) -> str | None:
-        r = self.get(programme, outcome, event_term, REBOUND)
-        if not self.shown(r):
+    def rebound(self, programme: str, outcomes: list[str], event_term: int | None = None) -> str | None:
+        """One sentence: the estimates from the term just before the start, and why they are higher."""
+        parts, larger = [], True
+        for outcome in outcomes:
+            head = self.headline(programme, outcome)
+            if not self.shown(head):
+                continue
+            r = self.get(programme, outcome, int(head["event_term"]) if event_term is None else event_term, REBOUND)
+            if not self.shown(r):
+                continue
+            label, kind, better = OUTCOMES[outcome]
+            parts.append(f"{label.lower()} {effect_text(_f(r['estimate']), kind)}")
+            gain = _f(r["estimate"]) - _f(head["estimate"])
+            larger = larger and (gain > 0 if better == "higher" else gain < 0)
+        if not parts:
             return None
-        _, kind, _ = OUTCOMES[outcome]
-        return (f"Räknat från terminen just före start blir skattningen {effect_text(_f(r['estimate']), kind)}. "
-                "Den är större eftersom eleverna väljs ut när det går som sämst för dem, och en del av "
-                "förbättringen efter en sådan termin hade kommit ändå.")
+        why = ("De är större eftersom" if larger else "Sådana skattningar blir oftast större eftersom")
+        return (f"Räknat från terminen just före start blir skattningarna {', '.join(parts)}. {why} eleverna väljs "
+                "ut när det går som sämst för dem, och en del av förbättringen efter en sådan termin hade kommit "
+                "ändå.")
 
     def basis(self, r: dict | None) -> str | None:
         if not self.shown(r):
@@ -150,14 +165,11 @@ class EffectView:
                        "sidan om noll är resultatet tydligt.")
             for p in PROGRAMMES:
                 s.add("h3", p)
-                for outcome in OUTCOMES:
-                    r = self.headline(p, outcome)
-                    if r is None:
-                        continue
-                    s.add("p", self.verdict(r, outcome))
-                    if self.shown(r):
-                        s.add("p", self.rebound(p, outcome, int(r["event_term"])))
-                        s.add("p", self.basis(r))
+                found = [o for o in OUTCOMES if self.headline(p, o) is not None]
+                s.add("list", [self.verdict(self.headline(p, o), o) for o in found])
+                s.add("p", self.rebound(p, found))
+                first = next((self.headline(p, o) for o in found if self.shown(self.headline(p, o))), None)
+                s.add("p", self.basis(first))
                 s.add("chart", num.chart(self.chart(p)))
                 s.add("table", num.table(self.table(p)))
             out.append(s)
