@@ -451,3 +451,18 @@ def test_effect_section_renders_in_chromium(tmp_path):
         check=True, capture_output=True, timeout=60,
     )
     assert shot.stat().st_size > 10_000
+
+
+def test_swedish_number_and_date_formats():
+    import datetime as dt
+
+    from skolsam.report import fmt
+
+    assert fmt.number(0) == "–" and fmt.percent(0.0) == "–"  # exactly zero
+    assert fmt.number(0.004, 0) == "0" and fmt.percent(0.0004, 1) == "0,0\u00a0%"  # less than half a unit
+    assert fmt.points(-0.102) == "\u221210" and fmt.points(0.031, 1) == "+3,1"
+    assert fmt.percent(0.196, 1) == "19,6\u00a0%" and fmt.count(3673) == "3\u00a0673"
+    assert fmt.period_long(dt.date(2025, 8, 18), dt.date(2025, 12, 19)) == "18 augusti–19 december 2025"
+    assert fmt.period_long(dt.date(2025, 12, 1), dt.date(2026, 1, 9)) == "1 december 2025–9 januari 2026"
+    assert fmt.unit_points("+1") == "procentenhet" and fmt.unit_points("\u221212") == "procentenheter"
+    assert fmt.year_label("0") == "Förskoleklass"

@@ -41,7 +41,8 @@ def _f(v: Any) -> float | None:
 def effect_text(value: float, kind: str) -> str:
     if kind == "diffm":
         return fmt.number(value, 1, signed=True) + " meritpoäng"
-    return fmt.points(value, 1 if kind == "diff1" else 0) + " procentenheter"
+    text = fmt.points(value, 1 if kind == "diff1" else 0)
+    return f"{text} {fmt.unit_points(text)}"
 
 
 def _interval(lo: float, hi: float, kind: str) -> str:

@@ -94,3 +94,8 @@ def points(share_diff: float, decimals: int = 0) -> str:
 def setting_percent(share: float) -> str:
     """A threshold in running text ('20 %'), never the zero symbol."""
     return f"{share * 100:.0f}".replace(".", ",") + NBSP + "%"
+
+
+def unit_points(text: str) -> str:
+    """'procentenhet' after a one ('1', '+1', '−1'), else 'procentenheter'."""
+    return "procentenhet" if text.lstrip("+" + MINUS) == "1" else "procentenheter"

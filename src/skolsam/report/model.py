@@ -157,7 +157,7 @@ class ReportModel:
         add("absence_rate_mean")
         for m in ("valid_absence_rate_mean", "invalid_absence_rate_mean"):
             p, c = self.absence_part(PARTICIPANTS, programme, m), self.absence_part(COMPARISON, programme, m)
-            body.append([Cell.label(self.labels[m]), p, c, BLANK])
+            body.append([Cell(self.labels[m], "sublabel"), p, c, BLANK])
         add("high_absence_share")
         add("very_high_absence_share")
         notes = ["¹ Deltagare minus jämförelsegrupp, i procentenheter (meritvärde: i meritpoäng). " + UNROUNDED_NOTE,

@@ -96,7 +96,7 @@ def _moved(diff: float, decimals: int) -> str:
     size = fmt.number(abs(diff) * 100, decimals)
     if diff == 0 or size.strip("0,") == "":
         return "i stort sett inte ändrats"
-    return f"{'ökat' if diff > 0 else 'minskat'} med {size} procentenheter"
+    return f"{'ökat' if diff > 0 else 'minskat'} med {size} {fmt.unit_points(size)}"
 
 
 def _change(m: ReportModel, population: str, measure: str) -> float | None:
