@@ -63,7 +63,8 @@ class GroupTerm:
     def from_records(cls, records: Iterable[dict[str, Any]]) -> "GroupTerm":
         out = cls()
         for r in records:
-            values = {m: (None if r.get(m) is None else float(r[m])) for m in MEASURES + OPTIONAL_MEASURES}
+            values = {m: (None if r.get(m) is None else float(r[m]))
+                      for m in dict.fromkeys(MEASURES + OPTIONAL_MEASURES) if m != "suppressed"}
             row = GroupRow(
                 term=str(r["term"]),
                 population=str(r["population"]),
@@ -172,7 +173,8 @@ def latest_term(warehouse_url: str) -> str | None:
 
 
 def _load_group_term(conn, terms: list[str]) -> GroupTerm:
-    optional = [c for c in OPTIONAL_MEASURES if c in _columns(conn, "mart", "group_term")]
+    present = _columns(conn, "mart", "group_term")
+    optional = [c for c in OPTIONAL_MEASURES if c in present and c not in COLUMNS]
     cur = conn.execute(f"SELECT {', '.join(COLUMNS + tuple(optional))} FROM mart.group_term "
                        "WHERE term = ANY(%s)", (terms,))
     return GroupTerm.from_records(_records(cur))
@@ -218,7 +220,9 @@ def load_inputs(warehouse_url: str, term: str) -> ReportInputs:
         terms = [n for n in names if parse_term(n).order <= order]
         inputs = ReportInputs(_load_group_term(conn, terms))
         if _exists(conn, "core.pupil_term_measure") and _exists(conn, "core.fact_participation"):
-            cur = conn.execute(sqlfiles.read("report/programme_pupil_figures.sql"), {"terms": terms})
+            # this term and the previous one: the tables that use these figures show no other term
+            wanted = [term, parse_term(term).previous().name]
+            cur = conn.execute(sqlfiles.read("report/programme_pupil_figures.sql"), {"terms": wanted})
             inputs.pupil = PupilFigures.from_records(_records(cur))
         inputs.quality = _load_quality(conn, warehouse_url)
         if _exists(conn, "mart.programme_effect"):
