@@ -54,9 +54,10 @@ def test_report_sql_counts_the_same_pupils_as_the_mart(built):
     """sql/report/programme_pupil_figures.sql restates the populations; it must count what group_term counts."""
     mart = {(r["term"], r["population"], r["programme"]): r["n_students"] for r in query_dicts(
         built, "SELECT term, population, programme, n_students FROM mart.group_term "
-               "WHERE district = 'ALL' AND sex = 'ALL' AND school_year = 'ALL' AND NOT suppressed")}
+               "WHERE district = 'ALL' AND sex = 'ALL' AND school_year = 'ALL' AND NOT suppressed "
+               "AND term IN ('HT2025', 'VT2026')")}  # the report computes the term and the previous one
     figures = load_inputs(built, "VT2026").pupil.rows
-    assert len(mart) >= 8
+    assert len(mart) >= 6
     for key, n in mart.items():
         assert key in figures, key
         assert figures[key]["n"] == n, key
