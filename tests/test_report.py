@@ -426,6 +426,8 @@ def test_no_effect_section_without_the_marts():
     assert "Gör insatserna skillnad?" not in html and "Når insatserna målgruppen?" not in html
     html = render_html(compose(effect_model()))
     assert "<h2>Gör insatserna skillnad?</h2>" in html and "<h2>Når insatserna målgruppen?</h2>" in html
+    assert "För få elever för att beräkna en effekt av KP/KF" in html  # all hidden: one sentence, no table
+    assert "Skattad effekt av KP/KF" not in html and "Skattad effekt av PPSS" in html
     assert "Varför terminen före valet" in html
 
 

@@ -51,7 +51,10 @@ def _label(value: float, kind: str) -> str:
     return format_value(value, kind)
 
 
-def _axis_formatter(kind: str):
+def _axis_formatter(kind: str, span: float = 1.0):
+    if kind.startswith("diff") and kind != "diffm":
+        decimals = 1 if span < 0.05 else 0  # small changes: ticks a tenth of a point apart
+        return FuncFormatter(lambda v, _p: fmt.number(v * 100, decimals, signed=True) if abs(v) > 1e-12 else "0")
     if kind.startswith("share"):
         return FuncFormatter(lambda v, _p: fmt.number(v * 100, 0) + fmt.NBSP + "%" if v else "0")
     if kind == "diffm":
@@ -96,7 +99,7 @@ def _bars(ax, panel: dict, horizontal: bool) -> None:
             else:
                 ax.text(p, v + pad, text, va="bottom" if v >= 0 else "top", ha="center", fontsize=7.5, color=TEXT)
     axis = ax.xaxis if horizontal else ax.yaxis
-    axis.set_major_formatter(_axis_formatter(kind))
+    axis.set_major_formatter(_axis_formatter(kind, span))
     axis.set_major_locator(MaxNLocator(6, steps=[1, 2, 5, 10]))  # whole percent or points on the axis
     if horizontal:
         ax.set_yticks(range(len(cats)), cats)
@@ -154,9 +157,9 @@ def _interval(ax, panel: dict) -> None:
     ax.set_yticks(range(len(cats)), cats)
     ax.invert_yaxis()
     ax.set_ylim(len(cats) - 0.4, -0.6)
-    ax.xaxis.set_major_formatter(_axis_formatter(kind))
-    ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10], symmetric=True))
     lim = max([abs(x) for s in panel["series"] for x in (s.low or []) + (s.high or []) if x is not None] or [0.1])
+    ax.xaxis.set_major_formatter(_axis_formatter(kind, lim))
+    ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10], symmetric=True))
     ax.set_xlim(-lim * 1.35, lim * 1.35)
     ax.grid(axis="x", color=GRID, linewidth=0.8)
 

@@ -167,6 +167,11 @@ class EffectView:
             for p in PROGRAMMES:
                 s.add("h3", p)
                 found = [o for o in OUTCOMES if self.headline(p, o) is not None]
+                if not any(self.shown(self.headline(p, o)) for o in found):
+                    s.add("p", f"För få elever för att beräkna en effekt av {p}: det krävs minst {self.m.n_min} "
+                               "deltagare och lika många jämförelseelever med uppgifter båda terminerna, i minst två "
+                               "skolor.")
+                    continue
                 s.add("list", [self.verdict(self.headline(p, o), o) for o in found])
                 s.add("p", self.rebound(p, found))
                 first = next((self.headline(p, o) for o in found if self.shown(self.headline(p, o))), None)

@@ -79,8 +79,9 @@ def key_messages(m: ReportModel, effect_sentence: str | None = None) -> list[str
             dp, dc = _change(m, PARTICIPANTS, measure), _change(m, COMPARISON, measure)
             if dp is not None and dc is not None:
                 dec = 1 if measure == "absence_rate_mean" else 0
-                changes.append(f"{what} {_moved(dp, dec)} för deltagarna och {_moved(dc, dec)} för "
-                               "jämförelsegruppen")
+                a, b = _moved(dp, dec), _moved(dc, dec)
+                changes.append(f"{what} {a} i båda grupperna" if a == b else
+                               f"{what} {a} för deltagarna och {b} för jämförelsegruppen")
         if changes:
             out.append(f"Sedan {fmt.term_long(m.prev)} har " + "; ".join(changes) + ".")
     elif not m.has_prev:
