@@ -225,6 +225,8 @@ def write_report(inputs: ReportInputs, term: str, prev: str, out_dir: Path, *, s
     from .pdf import PdfUnavailable, print_pdf
 
     model = ReportModel(inputs, term, prev, settings)
+    if not settings.report_contact:
+        log.warning("report for %s: no contact on the title block (set the report_contact setting)", term)
     html = render_html(compose(model, status=status, build_id=build_id))
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{report_basename(term)}.html"
