@@ -238,7 +238,7 @@ def test_change_side_by_side_and_who_could_improve():
     assert cells(improvement, "PPSS")[:4] == ["60", "50\u00a0%", "30\u00a0%", "20\u00a0%"]
     assert cells(improvement, "KP/KF")[:4] == ["15", "53\u00a0%", "27\u00a0%", "20\u00a0%"]
     small = pupil_figures()
-    small.rows[(TERM, "participants", "KP/KF")]["could_improve"] = 9
+    small.rows[(TERM, "participants", "KP/KF", "ALL")]["could_improve"] = 9
     assert cells(model(pupil=small).improvement_table(), "KP/KF")[:4] == [".."] * 4
     assert "56 procent" in narrative.EARLIER_MEASURE
 

@@ -1,4 +1,5 @@
--- Report figures that mart.group_term does not carry, per term, population and programme (and 'ALL'):
+-- Report figures that mart.group_term does not carry, per term, population and programme (and 'ALL'), and
+-- per school year as well (school_year NULL: all years, the group_term row with school_year 'ALL'):
 -- schools, valid and invalid absence apart, and improved / unchanged / worsened share passed among the
 -- pupils who could improve (share passed below 1 the term before). Counts and means only.
 --
@@ -46,6 +47,7 @@ member AS (
     WHERE NOT p.in_programme
 )
 SELECT mb.term, mb.population, mb.programme,
+       CASE WHEN grouping(p.school_year) = 0 THEN p.school_year::text END      AS school_year,
        count(*)                                                              AS n,
        count(DISTINCT p.school_unit_code)                                    AS n_schools,
        avg(p.valid_absence_minutes::double precision / nullif(p.offered_minutes, 0))
@@ -57,4 +59,6 @@ SELECT mb.term, mb.population, mb.programme,
        count(*) FILTER (WHERE p.prev_share_passed < 1 AND p.share_passed < p.prev_share_passed) AS worsened
 FROM member mb
 LEFT JOIN pupil p ON p.term = mb.term AND p.student_key = mb.student_key
-GROUP BY mb.term, mb.population, mb.programme
+GROUP BY GROUPING SETS ((mb.term, mb.population, mb.programme),
+                        (mb.term, mb.population, mb.programme, p.school_year))
+HAVING grouping(p.school_year) = 1 OR p.school_year IS NOT NULL

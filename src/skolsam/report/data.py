@@ -104,21 +104,24 @@ class GroupTerm:
 
 @dataclass
 class PupilFigures:
-    """Per (term, population, programme): n, n_schools, valid/invalid absence means, improvement counts."""
+    """Per (term, population, programme, school year or 'ALL'): n, n_schools, valid/invalid absence means,
+    improvement counts."""
 
-    rows: dict[tuple[str, str, str], dict[str, float | None]] = field(default_factory=dict)
+    rows: dict[tuple[str, str, str, str], dict[str, float | None]] = field(default_factory=dict)
 
     @classmethod
     def from_records(cls, records: Iterable[dict[str, Any]]) -> "PupilFigures":
         out = cls()
         for r in records:
-            key = (str(r["term"]), str(r["population"]), str(r["programme"]))
+            year = ALL if r.get("school_year") is None else str(r["school_year"])
+            key = (str(r["term"]), str(r["population"]), str(r["programme"]), year)
             out.rows[key] = {k: (None if v is None else float(v)) for k, v in r.items()
-                             if k not in ("term", "population", "programme")}
+                             if k not in ("term", "population", "programme", "school_year")}
         return out
 
-    def get(self, term: str, population: str, programme: str) -> dict[str, float | None] | None:
-        return self.rows.get((term, population, programme))
+    def get(self, term: str, population: str, programme: str,
+            school_year: str = ALL) -> dict[str, float | None] | None:
+        return self.rows.get((term, population, programme, school_year))
 
 
 @dataclass

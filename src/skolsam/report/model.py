@@ -110,25 +110,26 @@ class ReportModel:
             return self.has_grades(programme)
         return True
 
-    def pupil_value(self, population: str, programme: str, key: str, term: str | None = None) -> float | None:
+    def pupil_value(self, population: str, programme: str, key: str, term: str | None = None,
+                    school_year: str = ALL) -> float | None:
         """A figure of sql/report/programme_pupil_figures.sql, shown only where group_term shows the group."""
         term = term or self.term
-        group = self.row(population, programme, term)
+        group = self.row(population, programme, term, school_year=school_year)
         if group is None or group.suppressed:
             return None
-        found = self.inputs.pupil.get(term, population, programme)
+        found = self.inputs.pupil.get(term, population, programme, school_year)
         return None if found is None else found.get(key)
 
-    def absence_part(self, population: str, programme: str, measure: str) -> Cell:
+    def absence_part(self, population: str, programme: str, measure: str, school_year: str = ALL) -> Cell:
         """Valid or invalid absence: from group_term when the mart has it, else from the report's SQL."""
-        group = self.row(population, programme)
+        group = self.row(population, programme, school_year=school_year)
         if group is None:
             return IMPOSSIBLE
         if group.suppressed:
             return SUPP
         v = group.values.get(measure)
         if v is None:
-            v = self.pupil_value(population, programme, measure)
+            v = self.pupil_value(population, programme, measure, school_year=school_year)
         return number_cell(v, "share1")
 
     # --- per programme ---------------------------------------------------------------------------------
@@ -183,8 +184,9 @@ class ReportModel:
         graded = any(self.possible("share_passed_mean", programme, y) for y in years)
         top: list[dict[str, Any]] = [{"text": "Årskurs", "rowspan": 2}, {"text": "Antal deltagare", "rowspan": 2},
                                      {"text": "Frånvaro", "colspan": 2},
+                                     {"text": "varav ogiltig", "colspan": 2},
                                      {"text": f"Förändring i frånvaro sedan {self.prev}¹", "colspan": 2}]
-        sub = [{"text": "Deltagare"}, {"text": "Jämförelse"}, {"text": "Deltagare"}, {"text": "Jämförelse"}]
+        sub = [{"text": "Deltagare"}, {"text": "Jämförelse"}] * 3
         if graded:
             top.append({"text": "Andel godkända ämnen", "colspan": 2})
             sub += [{"text": "Deltagare"}, {"text": "Jämförelse"}]
@@ -192,7 +194,9 @@ class ReportModel:
         for y in years:
             part, comp = self.pair(programme, school_year=y)
             row = [Cell.label(fmt.year_label(y)), value_cell(part, "n_students"),
-                   value_cell(part, "absence_rate_mean"), value_cell(comp, "absence_rate_mean")]
+                   value_cell(part, "absence_rate_mean"), value_cell(comp, "absence_rate_mean"),
+                   self.absence_part(PARTICIPANTS, programme, "invalid_absence_rate_mean", y),
+                   self.absence_part(COMPARISON, programme, "invalid_absence_rate_mean", y)]
             for pop, now in ((PARTICIPANTS, part), (COMPARISON, comp)):
                 before = self.row(pop, programme, self.prev, school_year=y) if self.has_prev else None
                 row.append(diff_cell(now, before, "absence_rate_mean") if self.has_prev else SUPP)
