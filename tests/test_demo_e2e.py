@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import uuid
 import json
 import re
 import sqlite3
@@ -69,7 +70,8 @@ def demo(tmp_path_factory, pg_admin_url):
     root = tmp_path_factory.mktemp("demo")
     dataset = root / "dataset"
     generate_dataset(dataset, pupils=300, seed=7, terms=["HT2025", "VT2026"])
-    name = "skolsam_demo_e2e"
+    # A name of its own: several checkouts may run this test on one server at once.
+    name = f"skolsam_demo_e2e_{uuid.uuid4().hex[:8]}"
     with connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')

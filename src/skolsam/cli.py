@@ -13,12 +13,15 @@ COMMANDS = (
     "generate",
     "ss12000_serve",
     "extract",
+    "backfill",
     "ingest",
     "build",
     "dq",
     "report",
     "demo",
     "bench",
+    "rotate_key",
+    "effects_check",
 )
 
 
