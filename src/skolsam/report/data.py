@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..errors import SkolsamError
 from ..terms import parse_term
 from ..warehouse.dictionary import GROUP_TERM
 
@@ -27,7 +28,7 @@ PARTICIPANTS = "participants"
 COMPARISON = "comparison"
 
 
-class ReportError(RuntimeError):
+class ReportError(SkolsamError, RuntimeError):
     """The report cannot be made (no mart, no rows for the term)."""
 
 
