@@ -1,7 +1,17 @@
-"""Build the warehouse whenever staging changes: quality gate, match-rate gate, core, marts, gate, publish.
+"""Build the warehouse after staging changed: staging gate, match rate, core and candidates, mart gate, publish.
 
-Wiring only; the work is in skolsam.quality, skolsam.enrollment.match and skolsam.warehouse.build.
-A critical quality failure or a too-low match rate stops the run before the published marts change.
+Wiring only; the work is in skolsam.services (the command line runs the same steps). The steps are tasks
+of their own, sharing the build id of ``prepare_candidates`` through its XCom, so a retried mart gate or
+publish never rebuilds core, and the UI shows where a build stopped:
+
+    check_schema >> staging_quality_gate >> match_rate_gate >> prepare_candidates
+                 >> mart_quality_gate >> publish >> apply_grants (announces the marts Asset)
+
+Staging is read under the exclusive staging lock (skolsam.warehouse.locks): the gate and the build wait
+for running loads and for an extract run still open, so a build started by the enrollment Asset never
+reads half of an education extract; if staging changed between the gate and the build, prepare checks it
+again. A failed critical check, a too-low match rate or a schema behind the code fails at once (no
+retries) before anything is published; the published marts stay as they were.
 """
 
 from __future__ import annotations
@@ -9,7 +19,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from skolsam.airflow.assets import MARTS, STAGING_EDUCATION, STAGING_ENROLLMENT
-from skolsam.airflow.defaults import default_args
+from skolsam.airflow.defaults import dagrun_timeout, default_args
 
 
 @dag(
@@ -17,6 +27,7 @@ from skolsam.airflow.defaults import default_args
     schedule=(STAGING_EDUCATION | STAGING_ENROLLMENT),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=dagrun_timeout(),
     default_args=default_args(),
     tags=["skolsam", "warehouse"],
     params={"terms": None},
@@ -24,54 +35,64 @@ from skolsam.airflow.defaults import default_args
 )
 def skolsam_build_warehouse():
     @task
-    def migrate_schema() -> list[str]:
+    def check_schema() -> dict:
+        from skolsam import services
         from skolsam.airflow import runtime
-        from skolsam.warehouse import migrate
 
-        return migrate.migrate(runtime.warehouse_url())
+        return services.check_schema(runtime.warehouse_url())
 
     @task
     def staging_quality_gate() -> dict:
+        from skolsam import services
         from skolsam.airflow import runtime
-        from skolsam.quality.gate import staging_gate
 
-        return staging_gate(runtime.warehouse_url(), settings=runtime.settings()).summary()
+        return services.staging_quality_gate(runtime.warehouse_url(), runtime.settings())
 
     @task
     def match_rate_gate() -> dict:
+        from skolsam import services
         from skolsam.airflow import runtime
-        from skolsam.enrollment.match import check_match_rate
 
-        return check_match_rate(runtime.warehouse_url(), runtime.settings()).as_dict()
+        return services.match_rate_gate(runtime.warehouse_url(), runtime.settings())
 
     @task
-    def build_and_publish(params=None) -> dict:
+    def prepare_candidates(gated: dict, params=None) -> dict:
+        from skolsam import services
         from skolsam.airflow import runtime
-        from skolsam.quality.gate import mart_gate
-        from skolsam.warehouse.build import build_warehouse
 
-        settings = runtime.settings()
-        url = runtime.warehouse_url()
-        terms = (params or {}).get("terms") or None
+        prepared = services.prepare_candidates(runtime.warehouse_url(), runtime.settings(),
+                                               (params or {}).get("terms") or None,
+                                               gated_version=gated.get("staging_version"),
+                                               mart_pseudonymiser=runtime.mart_pseudonymiser())
+        prepared.pop("parameters", None)  # every setting: in core.build_parameter, not needed in the XCom
+        return prepared
 
-        def gate(warehouse_url: str, schema: str) -> None:
-            mart_gate(warehouse_url, schema, settings=settings)
+    @task
+    def mart_quality_gate(prepared: dict) -> dict:
+        from skolsam import services
+        from skolsam.airflow import runtime
 
-        return build_warehouse(url, settings, terms=terms, gate=gate,
-                               mart_pseudonymiser=runtime.mart_pseudonymiser())
+        return services.mart_quality_gate(runtime.warehouse_url(), runtime.settings(), prepared)
+
+    @task
+    def publish(prepared: dict) -> dict:
+        from skolsam import services
+        from skolsam.airflow import runtime
+
+        return services.publish(runtime.warehouse_url(), prepared)
 
     @task(outlets=[MARTS])
-    def apply_grants() -> None:
+    def apply_grants() -> list[str]:
+        from skolsam import services
         from skolsam.airflow import runtime
-        from skolsam.warehouse.grants import apply_grants as grant
 
-        grant(runtime.warehouse_url())
+        return services.apply_grants(runtime.warehouse_url())
 
-    migrated = migrate_schema()
-    checked = staging_quality_gate()
+    gated = staging_quality_gate()
     matched = match_rate_gate()
-    built = build_and_publish()
-    migrated >> checked >> matched >> built >> apply_grants()
+    prepared = prepare_candidates(gated)
+    check_schema() >> gated >> matched >> prepared
+    mart_quality_gate(prepared) >> publish(prepared) >> apply_grants()
 
 
 skolsam_build_warehouse()

@@ -8,17 +8,20 @@ Params: ``full_refresh`` ignores the watermarks and replaces staging; ``terms`` 
 ``history_start_term`` on at a source's first run, then the current and previous term). A failing entity
 does not stop the later ones (each runs when the one before is done, whatever its outcome); the last task,
 ``entities_done``, fails listing the entities that failed, and updates the STAGING_EDUCATION asset (which
-triggers the warehouse build) only when every entity was loaded.
+triggers the warehouse build) only when every entity was loaded. ``check_schema`` fails at once if the
+warehouse lacks a migration (``skolsam warehouse migrate``); the run is one staging batch from the setup
+task ``begin_staging_load`` to the teardown ``end_staging_load``, so a build never reads half of it; the
+extract tasks run in the source's pool (default the setting ``ss12000_pool``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag, setup, task, teardown
 
 from skolsam.airflow.assets import STAGING_EDUCATION
-from skolsam.airflow.defaults import default_args
+from skolsam.airflow.defaults import dagrun_timeout, default_args, ss12000_pool
 from skolsam.airflow.notify import extract_deadline
 from skolsam.ss12000.sources import Source, load_sources  # light: the config file, no database, no HTTP
 
@@ -32,22 +35,24 @@ def dag_id_for(source: Source) -> str:
 
 
 def _extract_task(source: Source, entity: str, trigger_rule: str = "all_success"):
-    @task(task_id=f"extract_{entity}", trigger_rule=trigger_rule, **({"pool": source.pool} if source.pool else {}))
+    # The pool bounds how many tasks call the source at once, across every worker.
+    @task(task_id=f"extract_{entity}", trigger_rule=trigger_rule, pool=source.pool or ss12000_pool())
     def extract(params: dict | None = None) -> dict:
+        from skolsam import services
         from skolsam.airflow import runtime
         from skolsam.airflow.ss12000_hook import source_call
-        from skolsam.ss12000.extract import extract_entity
 
         params = params or {}
+        url = runtime.warehouse_url()
         api, settings = source_call(source.id, runtime.settings())
-        return extract_entity(
+        return services.extract(
             entity,
-            runtime.warehouse_url(),
+            url,
             api,
             runtime.pseudonymiser(),
+            settings,
             full_refresh=bool(params.get("full_refresh")),
             terms=params.get("terms") or None,
-            settings=settings,
             source=source.id,
         )
 
@@ -63,6 +68,7 @@ def extract_dag(source: Source):
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,
+        dagrun_timeout=dagrun_timeout(),
         default_args=default_args(),
         deadline=extract_deadline(dag_id=dag_id_for(source)),  # alert when not finished in time (notify)
         tags=["skolsam", "ss12000"],
@@ -78,11 +84,28 @@ def extract_dag(source: Source):
     )
     def extract_education():
         @task
-        def migrate_schema() -> list[str]:
+        def check_schema() -> dict:
+            from skolsam import services
             from skolsam.airflow import runtime
-            from skolsam.warehouse import migrate
 
-            return migrate.migrate(runtime.warehouse_url())
+            return services.check_schema(runtime.warehouse_url())
+
+        # One staging batch from the first entity to the teardown: a build waits until it is closed, so it
+        # never reads today's persons beside yesterday's grades (skolsam.warehouse.locks).
+        @setup
+        def begin_staging_load(dag_run=None) -> int:
+            from skolsam import services
+            from skolsam.airflow import runtime
+
+            return services.begin_education_load(runtime.warehouse_url(), runtime.settings(),
+                                                 getattr(dag_run, "run_id", None), source=source.id)
+
+        @teardown
+        def end_staging_load(batch_id: int) -> None:
+            from skolsam import services
+            from skolsam.airflow import runtime
+
+            services.end_education_load(runtime.warehouse_url(), batch_id)
 
         @task(trigger_rule="all_done", outlets=[STAGING_EDUCATION])
         def entities_done(**context) -> list[str]:
@@ -90,13 +113,16 @@ def extract_dag(source: Source):
 
             return check(context["ti"], entities)
 
-        previous = migrate_schema()
+        batch = begin_staging_load()
+        check_schema() >> batch
+        previous = batch
         for entity in entities:
-            # The first waits for the migration; the others run whatever became of the entity before.
+            # The first waits for the schema check and the batch; the others run whatever became of the one before.
             current = _extract_task(source, entity, "all_success" if entity == entities[0] else "all_done")()
             previous >> current
             previous = current
-        previous >> entities_done()
+        done = entities_done()
+        previous >> done >> end_staging_load(batch)
 
     return extract_education()
 

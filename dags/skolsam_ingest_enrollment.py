@@ -3,6 +3,7 @@
 Wiring only; the work is in skolsam.enrollment.intake. Polls every 30 minutes; an Airflow 3 asset watcher
 (AssetWatcher on a file or message trigger) or a FileSensor in deferrable mode could replace the polling.
 
+- ``check_schema`` fails at once if the warehouse lacks a migration (``skolsam warehouse migrate``).
 - ``ingest_files`` processes every waiting file. A file that fails for a reason other than its content
   (e.g. the warehouse is down) stays in the landing folder and is tried again by the next run; it does not
   stop the other files. The task returns counts only (no personal data reaches XCom).
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 
 from skolsam.airflow.assets import STAGING_ENROLLMENT
-from skolsam.airflow.defaults import default_args
+from skolsam.airflow.defaults import dagrun_timeout, default_args
 
 
 @dag(
@@ -27,25 +28,27 @@ from skolsam.airflow.defaults import default_args
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=dagrun_timeout(),
     default_args=default_args(),
     tags=["skolsam", "enrollment"],
     doc_md=__doc__,
 )
 def skolsam_ingest_enrollment():
     @task
-    def ingest_files() -> dict:
+    def check_schema() -> dict:
+        from skolsam import services
         from skolsam.airflow import runtime
-        from skolsam.enrollment.intake import ingest_landing, landing_location
-        from skolsam.warehouse import migrate
 
-        settings = runtime.settings()
-        url = runtime.warehouse_url()
-        migrate.migrate(url)
-        return ingest_landing(
-            landing_location(settings), url, runtime.pseudonymiser(), settings,
-            create=not settings.enrollment_landing,  # the default folder is made; a configured one must exist
-            mart_pseudonymiser=runtime.mart_pseudonymiser(),  # an erasure finds the pupil's per-term mart rows
-        )
+        return services.check_schema(runtime.warehouse_url())
+
+    @task
+    def ingest_files() -> dict:
+        from skolsam import services
+        from skolsam.airflow import runtime
+
+        # The default folder is made; a configured one must exist.
+        return services.ingest_landing(runtime.warehouse_url(), runtime.pseudonymiser(), runtime.settings(),
+                                       mart_pseudonymiser=runtime.mart_pseudonymiser())  # erasures reach the mart
 
     @task(outlets=[STAGING_ENROLLMENT])
     def announce_staging(summary: dict) -> dict:
@@ -67,6 +70,7 @@ def skolsam_ingest_enrollment():
             raise RuntimeError(f"{len(failed)} enrollment file(s) failed and stay in the landing folder: {failed}")
 
     summary = ingest_files()
+    check_schema() >> summary
     announced = announce_staging(summary)
     announced >> flag_failed_files(summary)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from airflow.sdk import dag, task
 
-from skolsam.airflow.defaults import default_args
+from skolsam.airflow.defaults import dagrun_timeout, default_args
 
 
 @dag(
@@ -17,11 +17,20 @@ from skolsam.airflow.defaults import default_args
     schedule="0 3 * * 0",
     start_date=datetime(2026, 1, 1),
     catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=dagrun_timeout(),
     default_args=default_args(),
     tags=["skolsam", "maintenance"],
     doc_md=__doc__,
 )
 def skolsam_maintenance():
+    @task
+    def check_schema() -> dict:
+        from skolsam import services
+        from skolsam.airflow import runtime
+
+        return services.check_schema(runtime.warehouse_url())
+
     @task
     def enforce_erasures() -> dict:
         from skolsam import maintenance
@@ -58,7 +67,7 @@ def skolsam_maintenance():
 
         maintenance.analyze(runtime.warehouse_url())
 
-    enforce_erasures() >> purge_audit() >> purge_landing_archive() >> analyze()
+    check_schema() >> enforce_erasures() >> purge_audit() >> purge_landing_archive() >> analyze()
 
 
 skolsam_maintenance()

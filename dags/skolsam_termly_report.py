@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from airflow.sdk import dag, task
 
-from skolsam.airflow.defaults import default_args
+from skolsam.airflow.defaults import dagrun_timeout, default_args
 from skolsam.airflow.timetable import SchoolTermTimetable
 
 
@@ -26,6 +26,7 @@ from skolsam.airflow.timetable import SchoolTermTimetable
     start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=dagrun_timeout(),
     default_args=default_args(),
     tags=["skolsam", "report"],
     params={"term": None},

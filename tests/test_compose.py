@@ -45,7 +45,7 @@ def test_services_of_the_official_celery_stack(compose):
         "airflow-worker": ["airflow", "celery", "worker"],
     }
     init = "\n".join(services["airflow-init"]["command"])
-    assert "airflow db migrate" in init and "skolsam warehouse migrate" in init
+    assert "airflow db migrate" in init and "skolsam airflow-init" in init  # warehouse migrations and pools
     for name in AIRFLOW_SERVICES - {"airflow-init"}:
         assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
 

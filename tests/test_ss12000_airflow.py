@@ -59,19 +59,24 @@ def test_extract_dag_wiring(airflow_home):
     assert bag.import_errors == {}
     dag = bag.dags["skolsam_extract_education"]
     assert set(dag.tags) == {"skolsam", "ss12000"} and not dag.catchup
-    order = ["migrate_schema"] + [f"extract_{e}" for e in (
+    order = ["check_schema", "begin_staging_load"] + [f"extract_{e}" for e in (
         "organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")] + [
         "entities_done"]
-    assert sorted(t.task_id for t in dag.tasks) == sorted(order)
+    assert sorted(t.task_id for t in dag.tasks) == sorted(order + ["end_staging_load"])
     for upstream, downstream in zip(order, order[1:]):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
+    # the run is one staging batch: opened by a setup task, closed by a teardown whatever happened
+    assert dag.get_task("begin_staging_load").is_setup and dag.get_task("end_staging_load").is_teardown
+    assert dag.get_task("end_staging_load").upstream_task_ids == {"begin_staging_load", order[-1]}
+    order = order[2:]
     for task in dag.tasks:
         assert task.retries >= 2 and task.retry_delay.total_seconds() > 0
     # A failing entity does not stop the later ones; the last step fails naming it and holds the outlet.
-    assert [dag.get_task(t).trigger_rule for t in order[1:]] == ["all_success"] + ["all_done"] * 6
+    assert [dag.get_task(t).trigger_rule for t in order] == ["all_success"] + ["all_done"] * 6
     outlets = dag.get_task("entities_done").outlets
     assert [getattr(o, "name", None) for o in outlets] == ["skolsam_staging_education"]
     assert all(not dag.get_task(t).outlets for t in order[:-1])
+    assert {dag.get_task(t).pool for t in order[:-1]} == {"skolsam_ss12000"}
     assert dag.params["full_refresh"] is False and dag.params["terms"] is None
 
 
@@ -101,7 +106,7 @@ def test_one_extract_dag_per_configured_source(airflow_home, monkeypatch):
     assert bag.import_errors == {}
     assert {"skolsam_extract_education", "skolsam_extract_education__fristaende_a"} <= set(bag.dags)
     other = bag.dags["skolsam_extract_education__fristaende_a"]
-    assert sorted(t.task_id for t in other.tasks) == ["entities_done", "extract_grades", "extract_persons",
-                                                       "migrate_schema"]
+    assert sorted(t.task_id for t in other.tasks) == ["begin_staging_load", "check_schema", "end_staging_load",
+                                                       "entities_done", "extract_grades", "extract_persons"]
     assert other.get_task("extract_persons").pool == "ss12000_a"
-    assert len(bag.dags["skolsam_extract_education"].tasks) == 8
+    assert len(bag.dags["skolsam_extract_education"].tasks) == 10

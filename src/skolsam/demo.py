@@ -1,6 +1,7 @@
 """The whole pipeline on one dataset folder, through Airflow: what ``make demo`` runs.
 
-Steps: warehouse (embedded unless a URL is given) and migrations; a local Airflow home; the stand-in
+Steps: warehouse (embedded unless a URL is given) and migrations (the deploy step: the DAGs only check
+the schema); a local Airflow home with the pools the DAGs name; the stand-in
 SS 12000 server over the dataset; then, with ``airflow dags test``, the extraction, the enrollment intake,
 the warehouse build and the termly report, in that order. Ends with a summary of what was loaded.
 """
@@ -57,6 +58,8 @@ def run_demo(dataset: Path, warehouse_url: str | None = None, *, home: Path | No
             home / "airflow",
             {
                 "SKOLSAM_HOME": str(home),
+                # The local demo: fallbacks (embedded warehouse, key file) allowed (skolsam.airflow.runtime).
+                "SKOLSAM_ENV": "demo",
                 "SKOLSAM_WAREHOUSE_URL": url,
                 "SKOLSAM_ENROLLMENT_LANDING": str(landing),
                 "SKOLSAM_RETRY_DELAY_SECONDS": "2",

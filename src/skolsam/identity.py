@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 from personnummer import personnummer as _pnr
 
+from .errors import DeterministicError
+
 _STRIP = re.compile(r"[\s]")
 
 
-class InvalidIdentity(ValueError):
+class InvalidIdentity(DeterministicError, ValueError):
     """Raised with a reason code, never with the number itself."""
 
     def __init__(self, reason: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from .warehouse.connection import connect
+from .warehouse.locks import staging_write
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def enforce_erasures(url: str, mart_pseudonymiser=None) -> dict[str, int]:
     """Delete, in every schema, any row about a pupil on the erasure lists (a safety net behind the loads)."""
     removed: dict[str, int] = {}
     with connect(url) as conn, conn.transaction():
+        staging_write(conn)  # it deletes staging rows: never under a build's feet (warehouse.locks)
         tables = conn.execute(
             """SELECT table_schema, table_name, column_name FROM information_schema.columns
                WHERE table_schema IN ('staging', 'core', 'mart', 'mart_candidate')

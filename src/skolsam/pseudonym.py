@@ -29,6 +29,7 @@ from datetime import date
 from pathlib import Path
 
 from . import identity
+from .errors import DeterministicError
 
 KEY_ENV = "SKOLSAM_PSEUDONYM_KEY"
 MART_KEY_ENV = "SKOLSAM_MART_PSEUDONYM_KEY"
@@ -43,7 +44,7 @@ _MIN_COMPRESSED = 40
 _MAX_STEP_SHARE = 0.5
 
 
-class WeakKey(ValueError):
+class WeakKey(DeterministicError, ValueError):
     """The key is too short or not random enough. The message never holds the key."""
 
 

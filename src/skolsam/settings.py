@@ -1,16 +1,28 @@
 """Runtime settings: thresholds and paths, each overridable without touching code or SQL.
 
-A setting named ``foo_bar`` is read, first match wins, from an explicit override (the Airflow layer passes
-Variables here), the environment variable ``SKOLSAM_FOO_BAR``, the environment variable
-``AIRFLOW_VAR_SKOLSAM_FOO_BAR`` (how Airflow Variables are set from the environment), then the default.
+One path for every caller (tasks, the timetable in the scheduler, the command line): ``Settings.load()``
+for all of them, ``setting(name)`` for one. A setting named ``foo_bar`` is read, first match wins, from:
+
+1. an explicit override (tests, a command-line flag);
+2. the environment variable ``SKOLSAM_FOO_BAR``;
+3. the Airflow Variable ``skolsam_foo_bar``, when running inside an Airflow process (a task, the
+   scheduler, the DAG processor: wherever ``airflow.sdk`` is already loaded). Airflow itself looks in
+   ``AIRFLOW_VAR_SKOLSAM_FOO_BAR``, any secrets backend, then the metadata database;
+4. outside Airflow, the environment variable ``AIRFLOW_VAR_SKOLSAM_FOO_BAR``, so the command line sees
+   the same Variables a deployment sets from the environment;
+5. the default below.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
+
+log = logging.getLogger(__name__)
 
 
 def project_home() -> Path:
@@ -74,6 +86,43 @@ class Settings:
     extract_deadline_minutes: int = 360
     # An intake run that quarantines at least this share of the rows it read sends a warning notification.
     alert_quarantine_share: float = 0.20
+    # --- termly report (report engineer) ---
+    # The boards the report is written for, and the administration that compiles it (title block).
+    report_board: str = "Utbildningsnämnden och stadsdelsnämnderna"
+    report_administration: str = "Utbildningsförvaltningen"
+    # Who answers questions about the report (a function mailbox or role, not a private person); shown on
+    # the title block, "ej angiven" when empty.
+    report_contact: str = ""
+    # Headless Chromium that prints the PDF; empty: looked up on PATH (chromium, chromium-browser, ...).
+    report_chromium: str = ""
+    # PDF beside the HTML: "auto" (when Chromium is found, else a warning), "required" (no Chromium is an
+    # error), "off".
+    report_pdf: str = "auto"
+    # --- operations (runtime, retries, timeouts, pools, locks, shared outputs) ---------------------------
+    # Where the pipeline runs: "production" refuses every silent fallback (no key file, no embedded
+    # warehouse); "demo" (set by `skolsam demo` and the tests) allows them. Empty: production whenever
+    # Airflow runs with anything but the local demo's set-up (see skolsam.airflow.runtime.environment).
+    env: str = ""
+    # Retries of a task that failed for a transient reason (deterministic failures never retry).
+    retries: int = 2
+    # First wait before a retry; it doubles on each retry (exponential backoff) up to retry_delay_max_seconds.
+    retry_delay_seconds: int = 300
+    retry_delay_max_seconds: int = 3600
+    # execution_timeout of every task, and dagrun_timeout of every DAG run.
+    task_timeout_minutes: int = 120
+    dagrun_timeout_minutes: int = 480
+    # Airflow pool bounding the concurrent SS 12000 tasks of the source (created by `skolsam airflow-init`
+    # and the demo), and its size.
+    ss12000_pool: str = "skolsam_ss12000"
+    ss12000_pool_slots: int = 2
+    # Minutes the build waits for running staging loads (extraction, intake) before it gives up and retries.
+    staging_lock_timeout_minutes: int = 60
+    # A staging table with fewer rows than this share of its count at the last passed staging gate fails
+    # the gate (critical): a truncated extract, not a school that shrank overnight.
+    staging_shrink_floor: float = 0.5
+    # Where the quality gate writes Data Docs: a path or an fsspec URL every worker shares. Default
+    # $SKOLSAM_HOME/data_docs.
+    data_docs_location: str = ""
     # Seconds the rewrite of the table files after an erasure (VACUUM FULL) waits for transactions older
     # than the erasure to end; past it the maintenance DAG does the rewrite on its next run.
     erasure_vacuum_wait_seconds: int = 300
@@ -93,11 +142,9 @@ class Settings:
         overrides = dict(overrides or {})
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw: Any = overrides.get(f.name)
+            raw = overrides.get(f.name)
             if raw is None:
-                raw = os.environ.get(f"SKOLSAM_{f.name.upper()}")
-            if raw is None:
-                raw = os.environ.get(f"AIRFLOW_VAR_SKOLSAM_{f.name.upper()}")
+                raw = _lookup(f.name)
             if raw is None or raw == "":
                 continue
             values[f.name] = _coerce(f.type, raw)
@@ -105,6 +152,39 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _airflow_variable(key: str) -> Any:
+    """An Airflow Variable, only where Airflow is already loaded (never imported here: the plain command line
+    must not create an Airflow home). A secrets backend that cannot be read counts as not set."""
+    if "airflow.sdk" not in sys.modules:
+        return None
+    try:
+        from airflow.sdk import Variable
+
+        return Variable.get(key, default=None)
+    except Exception:  # not in a context that can reach Variables (a bare interpreter that imported airflow)
+        log.debug("Airflow Variable %s could not be read", key, exc_info=True)
+        return None
+
+
+def _lookup(name: str) -> Any:
+    """The raw value of setting ``name`` from the environment or Airflow (None if unset): see the module doc."""
+    raw: Any = os.environ.get(f"SKOLSAM_{name.upper()}")
+    if raw is None:
+        raw = _airflow_variable(f"skolsam_{name}")
+    if raw is None:
+        raw = os.environ.get(f"AIRFLOW_VAR_SKOLSAM_{name.upper()}")
+    return raw
+
+
+def setting(name: str) -> Any:
+    """One setting by the same path as ``Settings.load`` (cheap: one lookup), typed like its field."""
+    field_ = {f.name: f for f in fields(Settings)}.get(name)
+    if field_ is None:
+        raise KeyError(f"no setting named {name!r}")
+    raw = _lookup(name)
+    return field_.default if raw is None or raw == "" else _coerce(field_.type, raw)
 
 
 def _coerce(type_name: Any, raw: Any) -> Any:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Iterable
 
 _TERM = re.compile(r"^(HT|VT)(\d{4})$")
 
@@ -84,3 +85,23 @@ def term_for_date(day: dt.date, calendar: list[TermDates]) -> TermDates | None:
 
 def calendar_by_name(calendar: list[TermDates]) -> dict[str, TermDates]:
     return {t.name: t for t in calendar}
+
+
+def resolve(requested: Iterable[str] | str, calendar: list[TermDates]) -> list[TermDates]:
+    """The named terms, checked against ``calendar``: names as a list or one comma-separated string, in any
+    case, each once, in term order. An unknown or malformed name is a ValueError naming it.
+
+    The one resolver of term names for every caller (the extractor's attendance windows, the build's terms,
+    backfills); what a caller picks when nothing is named is the caller's own rule."""
+    by_name = calendar_by_name(calendar)
+    names = requested.split(",") if isinstance(requested, str) else list(requested)
+    out: list[TermDates] = []
+    for raw in names:
+        if not str(raw).strip():
+            continue
+        name = parse_term(str(raw)).name
+        if name not in by_name:
+            raise ValueError(f"term {name} is not in the term calendar")
+        if by_name[name] not in out:
+            out.append(by_name[name])
+    return sorted(out, key=lambda t: t.term.order)

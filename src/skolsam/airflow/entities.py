@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from skolsam.errors import DeterministicError
 
-class EntitiesFailed(RuntimeError):
+
+class EntitiesFailed(DeterministicError, RuntimeError):
     """Some SS 12000 entities were not loaded this run (each has its failed task and load_run row)."""
 
 

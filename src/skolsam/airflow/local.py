@@ -44,10 +44,36 @@ def _airflow_bin() -> str:
     return str(Path(sys.executable).parent / "airflow")
 
 
+def pools() -> dict[str, dict]:
+    """The Airflow pools the DAGs name (``airflow pools import`` format): one per SS 12000 source, sized by
+    the ``ss12000_pool_slots`` setting."""
+    from skolsam.settings import Settings
+
+    from skolsam.ss12000.sources import load_sources
+
+    settings = Settings.load()
+    names = {settings.ss12000_pool} | {s.pool for s in load_sources() if s.pool}
+    return {name: {"slots": settings.ss12000_pool_slots, "include_deferred": False,
+                   "description": "concurrent SS 12000 API tasks of one source"} for name in sorted(names)}
+
+
+def create_pools(env: dict[str, str], folder: Path) -> list[str]:
+    """Create or resize the pools in the Airflow of ``env`` (one CLI call). Returns their names."""
+    wanted = pools()
+    spec = Path(folder) / "skolsam_pools.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(json.dumps(wanted))
+    out = subprocess.run([_airflow_bin(), "pools", "import", str(spec)], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"airflow pools import failed: {(out.stderr or out.stdout)[-400:]}")
+    return sorted(wanted)
+
+
 def prepare_home(home: Path, extra_env: dict[str, str]) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **airflow_env(home), **extra_env}
     subprocess.run([_airflow_bin(), "db", "migrate"], env=env, check=True, capture_output=True)
+    create_pools(env, home)
     return env
 
 

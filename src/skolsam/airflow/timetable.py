@@ -44,17 +44,17 @@ DEFAULT_RUN_HOUR = 6
 
 
 def default_delay_days() -> int:
-    """Days between a term's end and its report: the ``report_delay_days`` setting (environment only,
-    so parsing stays cheap)."""
-    from skolsam.settings import Settings
+    """Days between a term's end and its report: the ``report_delay_days`` setting, read by the one settings
+    path (environment, then the Airflow Variable: the scheduler sees what a task sees)."""
+    from skolsam.settings import setting
 
-    return Settings.load().report_delay_days
+    return setting("report_delay_days")
 
 
 def _default_calendar() -> list[TermDates]:
-    from skolsam.settings import Settings
+    from skolsam.settings import setting
 
-    return load_calendar(Settings.load().term_calendar or None)
+    return load_calendar(setting("term_calendar") or None)
 
 
 def _midnight_utc(day: dt.date) -> DateTime:

@@ -33,11 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import services
     from ..pseudonym import default as default_pseudonymiser
     from ..settings import Settings
-    from ..ss12000.extract import ENTITIES, ApiConfig, ExtractError, extract_entity
-    from ..standin.running import running_server
-    from ..warehouse import connection, migrate
+    from ..ss12000.extract import ENTITIES, ExtractError
+    from ..warehouse import connection
 
     settings = Settings.load()
     entities = args.entities or list(ENTITIES)
@@ -46,11 +46,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"unknown entity {unknown[0]}; choose among {', '.join(ENTITIES)}", file=sys.stderr)
         return 2
     url = connection.resolve_url(args.warehouse_url)
-    migrate.migrate(url)
+    services.check_schema(url)
     secret = args.client_secret or os.environ.get("SKOLSAM_SS12000_CLIENT_SECRET")
-    page_size = args.page_size or settings.ss12000_page_size
+    summaries: list[dict] = []
+
+    def show(s: dict) -> None:
+        summaries.append(s)
+        if not args.json:
+            print(f"{s['entity']:22s} read {s['rows_read']:>9} loaded {s['rows_loaded']:>9} "
+                  f"quarantined {s['rows_quarantined']:>6} deleted {s['rows_deleted']:>6} "
+                  f"in {s['seconds']:.1f}s  watermark {s['watermark'] or '-'}")
+
     with contextlib.ExitStack() as stack:
         if args.dataset is not None:
+            from ..standin.running import running_server
+
             secret = secret or "skolsam"
             base = stack.enter_context(running_server(args.dataset, client_id=args.client_id, client_secret=secret,
                                                       demo=True))
@@ -59,22 +69,15 @@ def run(args: argparse.Namespace) -> int:
             if not secret:
                 print("a client secret is needed (--client-secret or SKOLSAM_SS12000_CLIENT_SECRET)", file=sys.stderr)
                 return 2
-        api = ApiConfig(base, args.token_url or base.rstrip("/") + "/token", args.client_id, secret, page_size)
-        pseudonymiser = default_pseudonymiser()
-        summaries, failed = [], []
-        for entity in entities:  # a failing entity does not stop the others; the exit code says it failed
-            try:
-                summaries.append(extract_entity(entity, url, api, pseudonymiser, full_refresh=args.full_refresh,
-                                                terms=args.terms, settings=settings))
-            except ExtractError as exc:
-                print(str(exc), file=sys.stderr)
-                failed.append(entity)
-                continue
-            if not args.json:
-                s = summaries[-1]
-                print(f"{entity:22s} read {s['rows_read']:>9} loaded {s['rows_loaded']:>9} "
-                      f"quarantined {s['rows_quarantined']:>6} deleted {s['rows_deleted']:>6} "
-                      f"in {s['seconds']:.1f}s  watermark {s['watermark'] or '-'}")
+        api = services.ss12000_api(base, args.client_id, secret, token_url=args.token_url,
+                                   page_size=args.page_size, settings=settings)
+        failed: list[str] = []
+        try:  # a failing entity does not stop the others; the exit code says it failed
+            services.extract_all(url, api, default_pseudonymiser(), settings, entities=entities,
+                                 full_refresh=args.full_refresh, terms=args.terms, on_entity=show,
+                                 on_error=lambda exc: print(str(exc), file=sys.stderr))
+        except ExtractError as exc:
+            failed = exc.failed
         if args.json:
             print(json.dumps(summaries, indent=2))
     if failed:

@@ -20,14 +20,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..enrollment.intake import LandingNotFound, ingest_file, ingest_landing, landing_location, summarise
+    from .. import services
+    from ..enrollment.intake import LandingNotFound, ingest_file, summarise
     from ..pseudonym import default as default_pseudonymiser
     from ..settings import Settings
-    from ..warehouse import connection, migrate
+    from ..warehouse import connection
 
     settings = Settings.load()
     url = connection.resolve_url(args.warehouse_url)
-    migrate.migrate(url)
+    services.check_schema(url)
     pseudonymiser = default_pseudonymiser()
     if args.file:
         files = [ingest_file(f, url, pseudonymiser, settings) for f in args.file]
@@ -38,10 +39,8 @@ def run(args: argparse.Namespace) -> int:
             summary[k] = sum(f[k] for f in files)
         summary["changed"] = summary["loaded"] > 0
     else:
-        landing = args.landing or landing_location(settings)
         try:
-            summary = ingest_landing(landing, url, pseudonymiser, settings,
-                                     create=not (args.landing or settings.enrollment_landing))
+            summary = services.ingest_landing(url, pseudonymiser, settings, args.landing)
         except LandingNotFound as exc:
             print(f"skolsam ingest: {exc}")
             return 2

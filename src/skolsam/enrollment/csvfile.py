@@ -24,6 +24,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator
 
+from ..errors import DeterministicError
+
 ENROLLMENT = "enrollment"
 ERASURE = "erasure"
 
@@ -49,7 +51,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
 
 
-class FileRejected(Exception):
+class FileRejected(DeterministicError):
     """The file as a whole cannot be read as a list. ``reason`` is a code; ``detail`` never holds file content."""
 
     def __init__(self, reason: str, detail: str | None = None, *, checksum: str | None = None):

@@ -20,6 +20,7 @@ the freed filesystem blocks of the unlinked files.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 import time
@@ -133,6 +134,21 @@ def _rewrite_csv(data: bytes, pseudonymiser: Pseudonymiser, erased: set[str],
     return (b"\xef\xbb\xbf" + encoded if sniffed.encoding == "utf-8-sig" else encoded), removed
 
 
+def _record_rewritten(url: str, old_checksum: str, new_checksum: str) -> None:
+    """The rewritten list is the same delivery: record its checksum as processed like the original's, so a
+    coordinator re-delivering the archived copy changes nothing (the intake skips a known checksum)."""
+    with connect(url) as conn:
+        conn.execute(
+            """INSERT INTO staging.enrollment_file (file_checksum, file_name, received_at, status, encoding,
+                   delimiter, rows_read, rows_loaded, rows_quarantined, reject_reason, run_id,
+                   rewritten_from)
+               SELECT %s, file_name, received_at, status, encoding, delimiter, rows_read, rows_loaded,
+                      rows_quarantined, reject_reason, run_id, file_checksum
+               FROM staging.enrollment_file WHERE file_checksum = %s
+               ON CONFLICT (file_checksum) DO NOTHING""", (new_checksum, old_checksum))
+        conn.commit()
+
+
 def erase_from_archive(landing: Any, url: str, pseudonymiser: Pseudonymiser) -> dict[str, int]:
     """Rewrite or remove the archived lists that name an erased pupil; returns {"rewritten": n, "removed": n,
     "records_removed": n}. Names no file in its log lines (they may carry a number before scrubbing)."""
@@ -168,6 +184,7 @@ def erase_from_archive(landing: Any, url: str, pseudonymiser: Pseudonymiser) -> 
             counts["removed"] += 1
         else:
             folder.rewrite(ARCHIVE, name, new)
+            _record_rewritten(url, hashlib.sha256(data).hexdigest(), hashlib.sha256(new).hexdigest())
             counts["rewritten"] += 1
     if counts["records_removed"]:
         log.info("erasure: archived lists: %(rewritten)d rewritten, %(removed)d removed, "

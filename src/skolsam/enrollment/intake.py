@@ -40,10 +40,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import identity
+from ..errors import SkolsamError
 from ..pseudonym import Pseudonymiser
 from ..settings import Settings, project_home
 from ..warehouse.audit import LoadRun
 from ..warehouse.connection import connect
+from ..warehouse.locks import staging_write
 from . import csvfile
 from .landing import ARCHIVE, REJECTED, UnsafeLanding, open_landing
 from .load import SOURCE, load_parsed
@@ -64,13 +66,13 @@ CHUNK = 1 << 16
 Opener = Callable[[], Any]
 
 
-class IntakeError(RuntimeError):
+class IntakeError(SkolsamError, RuntimeError):
     """A file could not be processed for a reason other than its content. The message names the file
     (scrubbed) and the kind of error only."""
 
 
 class LandingNotFound(IntakeError):
-    pass
+    transient = False  # a configured landing folder that does not exist: fix the setting
 
 
 @dataclass
@@ -256,6 +258,7 @@ def process_stream(name: str, open_stream: Opener, warehouse_url: str, pseudonym
                 result.status, result.reason, detail = "rejected", rejected.reason, rejected.detail
         with connect(warehouse_url) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+            staging_write(conn)  # a build never reads staging while this file loads (warehouse.locks)
             seen = _known(conn, digest)
             if seen is not None:  # another run took it meanwhile
                 result.status = "skipped"

@@ -30,6 +30,8 @@ import stat
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator
 
+from ..errors import DeterministicError
+
 log = logging.getLogger(__name__)
 
 ARCHIVE = "archive"
@@ -37,7 +39,7 @@ REJECTED = "rejected"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-class UnsafeLanding(RuntimeError):
+class UnsafeLanding(DeterministicError, RuntimeError):
     """The landing folder's layout would make the intake follow a link: nothing is moved or written."""
 
 

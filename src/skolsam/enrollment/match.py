@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ..errors import DeterministicError
 from ..settings import Settings
 from ..warehouse.connection import connect
 
@@ -23,7 +24,7 @@ class MatchRate:
         return asdict(self)
 
 
-class MatchRateTooLow(RuntimeError):
+class MatchRateTooLow(DeterministicError, RuntimeError):
     def __init__(self, result: MatchRate, threshold: float):
         self.result = result
         self.threshold = threshold

@@ -14,20 +14,25 @@ format that returns counts only; custom queries never select keys; every result 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import logging
+import posixpath
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..errors import DeterministicError
 from ..settings import Settings
 from ..warehouse.audit import LoadRun
 from ..warehouse.connection import redact, sqlalchemy_url
 from . import docs as docs_mod
 from . import privacy, results
 from .results import CheckResult
+from .row_counts import ROW_COUNT_CHECK, record_row_counts, row_count_checks  # noqa: F401
 from .suites import (
     MART_SUITES,
     STAGING_SUITES,
@@ -58,7 +63,7 @@ _NEVER_KEEP = {"unexpected_list", "unexpected_index_list", "unexpected_index_que
 _MESSAGE_LINES = 10
 
 
-class QualityGateFailed(RuntimeError):
+class QualityGateFailed(DeterministicError, RuntimeError):
     """A critical check failed. ``result`` holds every check; the message names suite, check and observed value."""
 
     def __init__(self, result: "GateResult"):
@@ -233,6 +238,7 @@ def run_gate(
     data_docs_dir: str | Path | None = None,
     build_data_docs: bool = True,
     expectations_root: Path | None = None,
+    extra_checks: Iterable[CheckResult] = (),
 ) -> GateResult:
     """Validate the suites' tables, record every check in audit.dq_result, build Data Docs, and raise
     ``QualityGateFailed`` if a critical check failed.
@@ -240,7 +246,9 @@ def run_gate(
     ``schema_overrides`` maps a suite name or a default schema to the schema to validate
     (``{"mart": "mart_candidate"}``). Without ``run_id`` the gate records its own audit.load_run row
     (source 'quality'). ``as_of`` (default today) dates the checks that depend on the date. Data Docs go to
-    ``data_docs_dir`` (default ``$SKOLSAM_HOME/data_docs``)."""
+    ``data_docs_dir`` (default: the ``data_docs_location`` setting, else ``$SKOLSAM_HOME/data_docs``).
+    ``extra_checks``: results decided outside Great Expectations (the row-count floors), recorded and
+    judged with the rest."""
     began = time.perf_counter()
     settings = settings or Settings.load()
     as_of = as_of or dt.date.today()
@@ -258,16 +266,19 @@ def run_gate(
         own_run = LoadRun(url, AUDIT_SOURCE, entity).open()
         result.run_id = own_run.run_id
     try:
-        docs_dir = Path(data_docs_dir) if data_docs_dir else docs_mod.default_dir()
-        context = _context(docs_dir if build_data_docs else None)
-        keys = _run_suites(context, url, suites, tables, settings, as_of, gate_id, result)
-        results.write(url, result.checks, result.run_id)
-        if build_data_docs:
-            try:
-                names = [context.suites.add(s).name for s in _all_suites_for_docs(expectations_root)]
-                result.data_docs = str(docs_mod.build(context, docs_dir, keys, names))
-            except Exception:  # the gate's verdict does not depend on the documentation
-                log.exception("Data Docs could not be built in %s", docs_dir)
+        location = str(data_docs_dir or settings.data_docs_location or docs_mod.default_dir())
+        with _docs_folder(location, build_data_docs) as (docs_dir, publish_docs):
+            context = _context(docs_dir if build_data_docs else None)
+            keys = _run_suites(context, url, suites, tables, settings, as_of, gate_id, result)
+            result.checks.extend(dataclasses.replace(c, validation_id=results.validation_id(gate_id, c.suite))
+                                 for c in extra_checks)
+            results.write(url, result.checks, result.run_id)
+            if build_data_docs:
+                try:
+                    names = [context.suites.add(s).name for s in _all_suites_for_docs(expectations_root)]
+                    result.data_docs = publish_docs(docs_mod.build(context, docs_dir, keys, names))
+                except Exception:  # the gate's verdict does not depend on the documentation
+                    log.exception("Data Docs could not be built for %s", _location_label(location))
     except BaseException as exc:
         if own_run is not None:
             own_run.close("failed", message=f"{type(exc).__name__}")
@@ -289,6 +300,58 @@ def run_gate(
     if result.critical_failures:
         raise QualityGateFailed(result)
     return result
+
+
+def _is_url(location: str) -> bool:
+    return "://" in location and not location.startswith("file://")
+
+
+def _location_label(location: str) -> str:
+    return location.split("?", 1)[0]  # an fsspec URL's query may carry credentials
+
+
+@contextlib.contextmanager
+def _docs_folder(location: str, build: bool):
+    """A local folder to build Data Docs in, and a function that publishes the built index.html.
+
+    A path (or file:// URL) is used as it is. An fsspec URL (``s3://bucket/docs``, ``sftp://host/dir``, ...)
+    that every worker can reach is mirrored: the site as it is (earlier validations included) is copied into
+    a temporary folder, built there, and copied back; the URL of its index.html is what the gate reports."""
+    if not _is_url(location):
+        folder = Path(location.removeprefix("file://"))
+        yield folder, str
+        return
+    import tempfile
+
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(location)
+    root = root.rstrip("/")
+    with tempfile.TemporaryDirectory(prefix="skolsam-docs-") as tmp:
+        local = Path(tmp)
+        before: set[str] = set()
+        if build and fs.exists(root):
+            for remote in fs.find(root):
+                rel = posixpath.relpath(remote.lstrip("/"), root.lstrip("/"))
+                before.add(rel)
+                target = local / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(remote, str(target))
+
+        def publish(index: Path) -> str:
+            now = set()
+            for path in sorted(local.rglob("*")):
+                if path.is_file():
+                    rel = path.relative_to(local).as_posix()
+                    now.add(rel)
+                    remote = f"{root}/{rel}"
+                    fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
+                    fs.put_file(str(path), remote)
+            for rel in sorted(before - now):  # results pruned by this run
+                fs.rm_file(f"{root}/{rel}")
+            return f"{location.rstrip('/')}/{Path(index).relative_to(local).as_posix()}"
+
+        yield local, publish
 
 
 def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: GateResult) -> list:
@@ -380,8 +443,15 @@ def _all_suites_for_docs(root: Path | None):
 
 
 def staging_gate(warehouse_url: str, **kw) -> GateResult:
-    """Every staging suite (SS 12000 persons, enrolments, grades, attendance; enrollment lists)."""
-    return run_gate(warehouse_url, list(STAGING_SUITES), **kw)
+    """Every staging suite (SS 12000 persons, enrolments, grades, attendance; enrollment lists), with the
+    row-count floors as critical checks; the counts of a passed gate become the next gate's floors."""
+    settings = kw.setdefault("settings", None) or Settings.load()
+    kw["settings"] = settings
+    names = list(STAGING_SUITES)
+    floors, counts = row_count_checks(warehouse_url, names, settings, kw.get("expectations_root"))
+    result = run_gate(warehouse_url, names, extra_checks=floors, **kw)
+    record_row_counts(warehouse_url, counts, result.gate_id)
+    return result
 
 
 def mart_gate(warehouse_url: str, schema: str = "mart_candidate", **kw) -> GateResult:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .. import districts, terms as terms_mod
+from ..errors import DeterministicError
 from ..settings import Settings
 from ..warehouse.dictionary import contract_columns
 
@@ -71,7 +72,7 @@ _BATCH_ALIASED = re.compile(
     re.IGNORECASE)
 
 
-class SuiteError(ValueError):
+class SuiteError(DeterministicError, ValueError):
     """A suite file that does not follow the conventions above."""
 
 

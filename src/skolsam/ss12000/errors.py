@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from ..errors import SkolsamError
 
-class SS12000Error(RuntimeError):
+
+class SS12000Error(SkolsamError, RuntimeError):
     """A request to the SS 12000 API failed for good (message without personal data)."""
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+
+    @property
+    def transient(self) -> bool:
+        """Worth a later task retry: the client gave up on 429/5xx/network; refusals and bad answers are not."""
+        return self.retryable
 
 
 class SS12000AuthError(SS12000Error):

@@ -46,11 +46,13 @@ import psycopg
 from psycopg import sql
 
 from .. import terms as terms_mod
+from ..errors import SkolsamError
 from ..pseudonym import Pseudonymiser
 from ..settings import Settings
 from ..warehouse import audit
 from ..warehouse.audit import LoadRun
 from ..warehouse.connection import connect
+from ..warehouse.locks import staging_write
 from .client import ApiConfig, SS12000Client, SS12000Error
 from .config import PageBudget, _resend_names
 from .loaders import LOADERS, TARGETS
@@ -66,7 +68,7 @@ WORK_MEM = "256MB"
 _LOCK_BASE = 731_200_100
 
 
-class ExtractError(RuntimeError):
+class ExtractError(SkolsamError, RuntimeError):
     """An entity's extraction failed; nothing of it was loaded. The message holds no personal data.
     From ``extract_all``: ``failed`` names the entities that failed, ``summaries`` those that did not."""
 
@@ -88,15 +90,7 @@ def resolve_terms(terms: Iterable[str] | str | None, calendar: list[terms_mod.Te
     """
     by_name = terms_mod.calendar_by_name(calendar)
     if terms:
-        names = [t for t in (terms.split(",") if isinstance(terms, str) else terms) if str(t).strip()]
-        out = []
-        for raw in names:
-            name = terms_mod.parse_term(str(raw)).name
-            if name not in by_name:
-                raise ValueError(f"term {name} is not in the term calendar")
-            if by_name[name] not in out:
-                out.append(by_name[name])
-        return sorted(out, key=lambda t: t.term.order)
+        return terms_mod.resolve(terms, calendar)
     today = today or dt.date.today()
     started = [t for t in calendar if t.start <= today]
     if not started:
@@ -171,6 +165,7 @@ def extract_entity(
                 conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(WORK_MEM)))
                 conn.execute("SELECT pg_advisory_xact_lock(%s, %s)",
                              (_LOCK_BASE, zlib.crc32(f"{source}:{entity}".encode()) - 2 ** 31))
+                staging_write(conn)  # a build never reads staging while this load runs (warehouse.locks)
                 # Opened under the lock: any other `running` row of this entity is a run that died.
                 load.open()
                 _close_stale_runs(warehouse_url, source, entity, load.run_id)

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
+from ..errors import DeterministicError
 from ..ss12000.schema import parse_timestamp
 from . import lines
 
@@ -35,7 +36,7 @@ DELETED_KEYS = {
 _DELETED_KEY_SET = set(DELETED_KEYS.values()) | {"activities"}
 
 
-class DatasetError(ValueError):
+class DatasetError(DeterministicError, ValueError):
     """The dataset folder cannot be served (missing folder, a line that is not JSON, ...)."""
 
 

@@ -38,6 +38,7 @@ import psycopg
 from psycopg import sql
 
 from .. import districts, terms as terms_mod
+from ..errors import SkolsamError
 from ..redact import redact
 from ..settings import Settings
 from .audit import LoadRun
@@ -68,8 +69,14 @@ _MODEL_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 Gate = Callable[[str, str], object]
 
 
-class BuildError(RuntimeError):
-    pass
+class BuildError(SkolsamError, RuntimeError):
+    """A model or the publish step failed; retried only when the cause is transient (a lost connection)."""
+
+
+class CandidatesReplaced(BuildError):
+    """mart_candidate holds another build's candidates (a newer prepare ran): gate and publish would mix them."""
+
+    transient = False
 
 
 @dataclass(frozen=True)
@@ -178,16 +185,10 @@ def _write_inputs(conn: psycopg.Connection, settings: Settings, params: dict[str
 
 
 def _resolve_terms(conn: psycopg.Connection, requested: Sequence[str] | None) -> list[str]:
-    calendar = [r[0] for r in conn.execute("SELECT term FROM core.dim_term ORDER BY term_order")]
     if requested is not None:
-        names = []
-        for raw in requested:
-            name = terms_mod.parse_term(raw).name
-            if name not in calendar:
-                raise ValueError(f"term {name} is not in the term calendar")
-            if name not in names:
-                names.append(name)
-        return sorted(names, key=lambda n: terms_mod.parse_term(n).order)
+        calendar = [terms_mod.TermDates(terms_mod.parse_term(name), start, end) for name, start, end in
+                    conn.execute("SELECT term, start_date, end_date FROM core.dim_term ORDER BY term_order")]
+        return [t.name for t in terms_mod.resolve(requested, calendar)]
     # Default: every calendar term the education data covers (grades or attendance), and every term already
     # published (so a term whose last participant was erased is republished empty rather than left stale).
     # A term with enrollments but no education data yet (the term in progress) has nothing to follow up.
@@ -215,7 +216,7 @@ CORE_TABLES = (
 )
 
 
-def _close_failed(run: LoadRun, exc: BaseException) -> None:
+def close_failed(run: LoadRun, exc: BaseException) -> None:
     try:
         run.close("failed", message=f"{type(exc).__name__}: {redact(str(exc))[:500]}")
     except Exception:  # the database may be the thing that failed; the original error matters more
@@ -277,7 +278,7 @@ def prepare(url: str, settings: Settings | None = None, terms: list[str] | None 
             run.watermark = build_id
             run.close("success", message=f"terms={','.join(chosen) or '-'}", conn=conn)
     except BaseException as exc:
-        _close_failed(run, exc)
+        close_failed(run, exc)
         raise
     result = BuildResult(
         build_id=build_id, terms=chosen, run_id=run.run_id, rows=rows, suppressed=suppressed,
@@ -286,6 +287,14 @@ def prepare(url: str, settings: Settings | None = None, terms: list[str] | None 
     )
     log.info("prepared build %s for %s in %.1fs", build_id, ",".join(chosen) or "no terms", result.seconds)
     return result
+
+
+def check_candidates(url: str, build_id: str) -> None:
+    """Raise CandidatesReplaced unless mart_candidate holds build ``build_id``'s candidates."""
+    with connect(url) as conn:
+        row = conn.execute("SELECT build_id FROM core.build_info").fetchone()
+    if row is None or row[0] != build_id:
+        raise CandidatesReplaced("the candidates in mart_candidate belong to another build; prepare again")
 
 
 def publish(url: str, build: BuildResult) -> dict:
@@ -297,7 +306,7 @@ def publish(url: str, build: BuildResult) -> dict:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
             row = conn.execute("SELECT build_id, terms FROM core.build_info").fetchone()
             if row is None or row[0] != build.build_id:
-                raise BuildError("the candidates in mart_candidate belong to another build; prepare again")
+                raise CandidatesReplaced("the candidates in mart_candidate belong to another build; prepare again")
             terms = list(row[1])
             deleted = inserted = 0
             for table in MART_TABLES:
@@ -316,7 +325,7 @@ def publish(url: str, build: BuildResult) -> dict:
             run.rows_loaded, run.rows_deleted, run.watermark = inserted, deleted, build.build_id
             run.close("success", message=f"terms={','.join(terms) or '-'}", conn=conn)
     except BaseException as exc:
-        _close_failed(run, exc)
+        close_failed(run, exc)
         raise
     summary["run_id"] = run.run_id
     log.info("published build %s: %s", build.build_id, summary)
@@ -342,7 +351,7 @@ def build_warehouse(
         try:
             gate(url, CANDIDATE_SCHEMA)
         except BaseException as exc:
-            _close_failed(run, exc)
+            close_failed(run, exc)
             raise
         run.watermark = result.build_id
         run.close("success")

@@ -2,6 +2,11 @@
 
 Idempotent: applied versions are recorded in audit.schema_migration with a checksum, and a changed file
 that was already applied is an error rather than a silent drift. An advisory lock keeps two runs apart.
+
+Migrations run in one place, once per deploy: ``skolsam warehouse migrate`` (airflow-init in
+docker-compose, the demo before its first DAG). The DAGs only ``check_current``: a warehouse behind the
+code (or a changed applied migration) fails their first task at once instead of being altered by
+whichever task happens to run first, possibly while another holds the tables.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import logging
 import re
 from pathlib import Path
 
+from ..errors import DeterministicError
 from .connection import connect
 from .sqlfiles import sql_dir
 
@@ -19,8 +25,12 @@ _LOCK_ID = 731_200_001
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
-class MigrationError(RuntimeError):
+class MigrationError(DeterministicError, RuntimeError):
     pass
+
+
+class SchemaNotCurrent(MigrationError):
+    """The warehouse lacks migrations this code needs: run ``skolsam warehouse migrate`` (deploy step)."""
 
 
 def migration_files(root: Path | None = None) -> list[tuple[int, Path]]:
@@ -68,3 +78,30 @@ def migrate(url: str, root: Path | None = None) -> list[str]:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
     return applied_now
+
+
+def status(url: str, root: Path | None = None) -> list[str]:
+    """The migrations not applied yet (names, in order). Raises MigrationError when an applied one changed."""
+    files = migration_files(root)
+    with connect(url, autocommit=True) as conn:
+        exists = conn.execute("SELECT to_regclass('audit.schema_migration') IS NOT NULL").fetchone()[0]
+        done = ({v: c for v, c in conn.execute("SELECT version, checksum FROM audit.schema_migration")}
+                if exists else {})
+    pending = []
+    for version, path in files:
+        checksum = hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest()
+        if version not in done:
+            pending.append(path.name)
+        elif done[version] != checksum:
+            raise MigrationError(f"migration {path.name} changed after it was applied; add a new one instead")
+    return pending
+
+
+def check_current(url: str, root: Path | None = None) -> int:
+    """Fail (SchemaNotCurrent, deterministic) unless every migration is applied unchanged; return how many are."""
+    pending = status(url, root)
+    if pending:
+        raise SchemaNotCurrent(
+            f"the warehouse is {len(pending)} migration(s) behind ({', '.join(pending)}): "
+            "run `skolsam warehouse migrate` (the deploy step) first")
+    return len(migration_files(root))
