@@ -22,6 +22,7 @@ from airflow.sdk import Param, dag, setup, task, teardown
 
 from skolsam.airflow.assets import STAGING_EDUCATION
 from skolsam.airflow.defaults import dagrun_timeout, default_args, ss12000_pool
+from skolsam.airflow.notify import extract_deadline
 from skolsam.ss12000.sources import Source, load_sources  # light: the config file, no database, no HTTP
 
 # One DAG per school system (config/sources.yaml, or the Variable skolsam_sources): each with its own
@@ -69,6 +70,7 @@ def extract_dag(source: Source):
         max_active_runs=1,
         dagrun_timeout=dagrun_timeout(),
         default_args=default_args(),
+        deadline=extract_deadline(dag_id=dag_id_for(source)),  # alert when not finished in time (notify)
         tags=["skolsam", "ss12000"],
         params={
             "full_refresh": Param(False, type="boolean", description="ignore watermarks and replace this source's "

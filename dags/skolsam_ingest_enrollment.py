@@ -59,7 +59,12 @@ def skolsam_ingest_enrollment():
         return {k: summary[k] for k in ("loaded", "rows_loaded", "rows_quarantined", "rows_erased")}
 
     @task(trigger_rule="none_failed")
-    def flag_failed_files(summary: dict) -> None:
+    def flag_failed_files(summary: dict, dag_run=None) -> None:
+        from skolsam.airflow import notify, runtime
+
+        # A rejected list or a quarantine spike leaves the run green but is never silent: a warning alert.
+        notify.intake_warnings(summary, "skolsam_ingest_enrollment", dag_run.run_id,
+                               runtime.settings().alert_quarantine_share)
         failed = [f["name"] for f in summary.get("files", []) if f.get("status") == "failed"]
         if failed:
             raise RuntimeError(f"{len(failed)} enrollment file(s) failed and stay in the landing folder: {failed}")

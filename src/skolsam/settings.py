@@ -81,6 +81,23 @@ class Settings:
     # (reason file_too_large) after a checksum pass in chunks, never read into memory; a real list of a few
     # thousand rows is well under 1 MB.
     enrollment_max_file_bytes: int = 20_000_000
+    # --- Alerts (platform/stack; skolsam.airflow.notify) ---
+    # The daily extract must have finished this many minutes after its scheduled time, or a Deadline Alert fires.
+    extract_deadline_minutes: int = 360
+    # An intake run that quarantines at least this share of the rows it read sends a warning notification.
+    alert_quarantine_share: float = 0.20
+    # --- termly report (report engineer) ---
+    # The boards the report is written for, and the administration that compiles it (title block).
+    report_board: str = "Utbildningsnämnden och stadsdelsnämnderna"
+    report_administration: str = "Utbildningsförvaltningen"
+    # Who answers questions about the report (a function mailbox or role, not a private person); shown on
+    # the title block, "ej angiven" when empty.
+    report_contact: str = ""
+    # Headless Chromium that prints the PDF; empty: looked up on PATH (chromium, chromium-browser, ...).
+    report_chromium: str = ""
+    # PDF beside the HTML: "auto" (when Chromium is found, else a warning), "required" (no Chromium is an
+    # error), "off".
+    report_pdf: str = "auto"
     # --- operations (runtime, retries, timeouts, pools, locks, shared outputs) ---------------------------
     # Where the pipeline runs: "production" refuses every silent fallback (no key file, no embedded
     # warehouse); "demo" (set by `skolsam demo` and the tests) allows them. Empty: production whenever

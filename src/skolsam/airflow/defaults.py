@@ -14,6 +14,8 @@ from datetime import timedelta
 from skolsam.airflow.failfast import SkolsamRetryPolicy
 from skolsam.settings import setting
 
+from skolsam.airflow import notify
+
 # Doubling between retries (Airflow's multiplier; 0 would mean a constant delay).
 BACKOFF_MULTIPLIER = 2.0
 
@@ -29,6 +31,8 @@ def default_args(retry_delay_minutes: float | None = None, retries: int | None =
         "max_retry_delay": timedelta(seconds=max(setting("retry_delay_max_seconds"), delay.total_seconds())),
         "retry_policy": SkolsamRetryPolicy(),
         "execution_timeout": timedelta(minutes=setting("task_timeout_minutes")),
+        # Alerts on a task's final failure (skolsam.airflow.notify; the DAG-level one comes from the policy).
+        "on_failure_callback": notify.failure_notifiers(),
     }
 
 

@@ -112,6 +112,9 @@ def warehouse_url() -> str:
             "outside the local demo an embedded PostgreSQL is never started")
     else:
         return resolve_url(None)  # the demo's embedded server
+    from skolsam.airflow.secrets import mask_url_password
+
+    mask_url_password(url)
     if production:
         _probe(url, origin)
     return url
@@ -119,17 +122,24 @@ def warehouse_url() -> str:
 
 def _secret_key(conn_id: str, env: str, load_local, what: str):
     """A key from the Connection's password, else the environment variable ``env``; in the demo only,
-    ``load_local()`` (the local key file, created once). In production a missing key is an error."""
-    conn = _connection(conn_id)
+    ``load_local()`` (the local key file, created once). In production a missing key is an error.
+    The Connection is read from the worker's own secrets backends only, never from the metadata database
+    that an Execution API token could read (skolsam.airflow.secrets); every key is masked in logs."""
+    from skolsam.airflow.secrets import mask, worker_local_connection
+
+    conn = worker_local_connection(conn_id)
     if conn is not None and conn.password:
         return conn.password
     if os.environ.get(env):
+        mask(os.environ[env])
         return os.environ[env]
     if is_production():
         raise ConfigurationError(
             f"no {what}: define the Airflow Connection {conn_id} (key in the password field) or {env}; "
             "outside the local demo a new key is never created (it would break every join)")
-    return load_local()
+    key = load_local()
+    mask(key.decode() if isinstance(key, bytes) else key)
+    return key
 
 
 def pseudonymiser():

@@ -26,5 +26,7 @@ def run(args: argparse.Namespace) -> int:
         reports = sorted(result.report_dir.glob("**/*.html"))
         if reports:
             print(f"\nTermly report: {reports[-1]}")
+            if reports[-1].with_suffix(".pdf").exists():
+                print(f"  and as PDF: {reports[-1].with_suffix('.pdf')}")
     print("Airflow logs of this run:", ", ".join(str(p) for p in result.logs.values()))
     return 0

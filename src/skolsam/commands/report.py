@@ -1,4 +1,4 @@
-"""skolsam report [--term VT2026] [--out DIR] [--warehouse-url URL] [--no-pdf]"""
+"""skolsam report [--term VT2026] [--out DIR] [--warehouse-url URL] [--no-pdf] [--final]"""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 
 NAME = "report"
 HELP = (
-    "Write the termly follow-up report (self-contained HTML, and a short PDF) from mart.group_term; "
-    "default term: the latest in the mart."
+    "Write the termly follow-up report: a self-contained HTML page and the same document as an A4 PDF "
+    "(printed by headless Chromium); default term: the latest in the mart."
 )
 
 
@@ -16,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output folder (default: $SKOLSAM_HOME/reports/<term>)")
     p.add_argument("--warehouse-url", help="use this PostgreSQL instead of SKOLSAM_WAREHOUSE_URL or the embedded one")
     p.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    p.add_argument("--final", action="store_true", help="mark the report final (default: preliminary)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
             print("mart.group_term is empty: build the warehouse first (skolsam build)")
             return 1
         out = Path(args.out) if args.out else project_home() / "reports" / term
-        path = build_report(url, term, out, settings=Settings.load(), pdf=not args.no_pdf)
+        path = build_report(url, term, out, settings=Settings.load(), pdf=not args.no_pdf,
+                            status="final" if args.final else "preliminary")
     except (ReportError, ValueError) as exc:
         print(f"no report: {exc}")
         return 1
@@ -41,4 +43,6 @@ def run(args: argparse.Namespace) -> int:
     pdf = path.with_suffix(".pdf")
     if pdf.exists() and not args.no_pdf:
         print(f"pdf: {pdf}")
+    elif not args.no_pdf:
+        print("no PDF: headless Chromium was not found (install chromium; the HTML is the whole report)")
     return 0

@@ -1,8 +1,9 @@
-"""The termly follow-up report: a self-contained Swedish HTML page (and a short PDF) per term.
+"""The termly follow-up report: one document per term, a self-contained Swedish HTML page and its PDF.
 
-``build_report(warehouse_url, term, out_dir, *, settings=None) -> Path`` reads aggregate rows of
-``mart.group_term`` only (the term and the previous term), never student-level rows. Charts are drawn
-with matplotlib's Agg canvas and embedded as base64 PNG; there are no external assets.
+``build_report(warehouse_url, term, out_dir, *, settings=None, pdf=True, status="preliminary",
+build_id=None) -> Path`` reads aggregates only (mart.group_term, sql/report/*.sql, the effect and
+target-group marts when they exist, the audit tables), never a pupil-level row. Charts are matplotlib PNGs
+embedded in the HTML; the PDF is that HTML printed by headless Chromium (pdf.py says why).
 Importing this package is light: matplotlib, jinja2 and psycopg are imported when a report is built.
 """
 

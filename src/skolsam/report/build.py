@@ -1,41 +1,60 @@
-"""``build_report``: one term's report as a self-contained HTML file (and a short PDF beside it)."""
+"""``build_report``: one term's report as one document, a self-contained HTML file and the PDF of it.
+
+The document is a list of sections of blocks (heading, paragraph, table, chart, definition list), composed
+here in reading order so tables and charts are numbered as they appear; the template renders blocks and
+nothing else, and pdf.py prints that same HTML.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
-import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
 from ..settings import Settings
 from ..terms import calendar_by_name, load_calendar, parse_term
-from . import fmt
-from .data import ReportError, load_group_term
-from .model import ChartSpec, ReportModel, Table
+from . import chartspecs, effects, fmt, narrative
+from .cells import Table
+from .chartspecs import ChartSpec
+from .data import ALL, ReportError, ReportInputs, load_inputs
+from .model import ReportModel
 
 log = logging.getLogger(__name__)
+
+STATUS_LABELS = {"preliminary": "Preliminär", "final": "Slutlig"}
 
 
 @dataclass
 class RenderedChart:
     spec: ChartSpec
     png: str  # base64
-    figure: object  # matplotlib Figure, kept for the PDF
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    blocks: list[tuple[str, Any]] = field(default_factory=list)  # (kind, payload)
+
+    def add(self, kind: str, payload: Any) -> "Section":
+        if payload:
+            self.blocks.append((kind, payload))
+        return self
 
 
 def report_basename(term: str) -> str:
     return f"uppfoljning_{term}"
 
 
-def _term_dates(term: str, settings: Settings) -> tuple[str, str] | None:
+def _term_calendar(settings: Settings) -> dict:
     try:
-        found = calendar_by_name(load_calendar(settings.term_calendar or None)).get(term)
+        return calendar_by_name(load_calendar(settings.term_calendar or None))
     except (OSError, ValueError):
-        return None
-    return (found.start.isoformat(), found.end.isoformat()) if found else None
+        return {}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -44,135 +63,181 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def compose(model: ReportModel) -> dict:
-    """Tables, charts (drawn) and text for the template."""
-    from . import charts
+class _Numbering:
+    def __init__(self) -> None:
+        self.tables = 0
+        self.charts = 0
 
-    def draw(spec: ChartSpec | None) -> RenderedChart | None:
+    def table(self, t: Table | None) -> Table | None:
+        if t is not None:
+            self.tables += 1
+            t.number = self.tables
+        return t
+
+    def chart(self, spec: ChartSpec | None) -> RenderedChart | None:
+        from . import charts
+
         if spec is None:
             return None
-        fig = charts.figure(spec)
-        return RenderedChart(spec, charts.png_base64(fig), fig)
+        self.charts += 1
+        spec.number = self.charts
+        return RenderedChart(spec, charts.png_base64(charts.figure(spec)))
 
+
+def compose(model: ReportModel, *, status: str = "preliminary", made_on: dt.date | None = None,
+            build_id: str | None = None) -> dict:
+    """The whole document: title block facts and the sections in reading order."""
+    made_on = made_on or dt.date.today()
+    settings = model.settings
+    num = _Numbering()
+    specs = chartspecs.all_charts(model)
+    effect_view = effects.EffectView(model)
+    sections: list[Section] = []
+
+    key = Section("viktigast", "Viktigaste resultaten")
+    key.add("list", narrative.key_messages(model, effect_view.key_sentence()))
+    sections.append(key)
+
+    per = Section("insatser", "Resultat per insats")
+    per.add("p", "Tabellerna jämför deltagarna med jämförelsegruppen: elever i samma skolor och årskurser som "
+                 "inte deltar i någon insats. " + narrative.NO_RANKING)
+    for p in model.all_programmes:
+        per.add("h3", fmt.programme_label(p))
+        per.add("p", narrative.programme_intro(model, p))
+        per.add("table", num.table(model.programme_table(p)))
+        if p != ALL:
+            per.add("table", num.table(model.programme_year_table(p)))
+        if p == ALL:
+            per.add("chart", num.chart(specs["passed"]))
+            per.add("chart", num.chart(specs["absence"]))
+    sections.append(per)
+
+    change = Section("forandring", f"Förändring sedan {model.prev}")
+    if model.has_prev:
+        change.add("p", f"Hur deltagarnas och jämförelsegruppens resultat har ändrats från {fmt.term_long(model.prev)} "
+                        f"till {fmt.term_long(model.term)}, sida vid sida.")
+        change.add("table", num.table(model.change_table("share_passed_mean")))
+        change.add("table", num.table(model.change_table("absence_rate_mean")))
+        change.add("chart", num.chart(specs["change"]))
+        change.add("h3", "Höjt, oförändrat eller sänkt")
+        change.add("table", num.table(model.improvement_table()))
+        change.add("p", narrative.EARLIER_MEASURE)
+    else:
+        change.add("p", f"Underlaget innehåller inga uppgifter för {fmt.term_long(model.prev)} ({model.prev}), så "
+                        "förändringen sedan föregående termin kan inte visas.")
+    change.add("h3", "Utvecklingen över tid")
+    change.add("chart", num.chart(specs["trend"]))
+    change.add("table", num.table(model.trend_table()))
+    sections.append(change)
+
+    for section in effect_view.sections(num):
+        sections.append(section)
+
+    dist = Section("stadsdelar", "Per stadsdelsförvaltning")
+    dist.add("p", "Stadsdelsförvaltning är den förvaltning vars socialtjänst har beviljat insatsen, som den står i "
+                  "socialtjänstens lista, räknad till dagens elva stadsdelsförvaltningar. Alla elva visas, också "
+                  "de utan deltagare under terminen. Alla insatser tillsammans.")
+    dist.add("table", num.table(model.district_table()))
+    dist.add("chart", num.chart(specs["districts"]))
+    sections.append(dist)
+
+    ys = Section("arskurs-kon", "Per årskurs och kön")
+    ys.add("table", num.table(model.year_sex_table()))
+    sections.append(ys)
+
+    quality = narrative.quality_facts(model, made_on)
+    qs = Section("kvalitet", "Kvalitet och bortfall")
+    for s in quality["sentences"]:
+        qs.add("p", s)
+    qs.add("sources", quality["sources"])
+    qs.add("reasons", quality["reasons"])
+    if not quality["sentences"] and not quality["sources"]:
+        qs.add("p", "Uppgifter om inläsning och kontroller finns inte i underlaget för den här rapporten.")
+    sections.append(qs)
+
+    about = Section("om", "Om uppföljningen")
+    about.add("dl", narrative.method_text(model) + effect_view.method_items())
+    sections.append(about)
+
+    cal = _term_calendar(settings)
+    this = cal.get(model.term)
+    following = cal.get(parse_term(model.term).next().name)
+    next_due = (following.end + dt.timedelta(days=settings.report_delay_days)) if following else None
     return {
         "m": model,
-        "summary": model.summary(),
-        "programme_tables": [model.programme_table(p) for p in model.all_programmes],
-        "charts_main": [draw(model.chart_passed()), draw(model.chart_absence())],
-        "change_table": model.change_table() if model.has_prev else None,
-        "chart_change": draw(model.chart_change()),
-        "district_table": model.district_table(),
-        "chart_districts": draw(model.chart_districts()),
-        "year_sex_table": model.year_sex_table(),
-        "definitions": model.definitions(),
-        "term_long": fmt.term_long(model.term).capitalize(),
-        "prev_long": fmt.term_long(model.prev),
-        "made_on": dt.date.today().isoformat(),
+        "sections": sections,
+        "title": model_title(model),
+        "term_long": fmt.term_long(model.term),
+        "period": fmt.period_long(this.start, this.end) if this else None,
+        "status": STATUS_LABELS.get(status, status),
+        "board": settings.report_board,
+        "administration": settings.report_administration,
+        "contact": settings.report_contact or "ej angiven",
+        "made_on": fmt.date_long(made_on),
+        "extracted": quality["extracted"],
+        "next_report": fmt.date_long(next_due) if next_due else None,
+        "source": narrative.SOURCE,
+        "build_id": build_id,
         "version": __version__,
     }
+
+
+def model_title(model: ReportModel) -> str:
+    return f"Uppföljning av PPSS, SkolFam och KP/KF – {fmt.term_long(model.term)}"
+
+
+def _css_string(text: str):
+    """A CSS string literal for the @page footer (inside <style>, so "<" is escaped as well)."""
+    from markupsafe import Markup
+
+    body = (text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3C ").replace("\n", "\\A "))
+    return Markup(f'"{body}"')
 
 
 def render_html(context: dict) -> str:
     import jinja2
 
-    from .template import TEMPLATE
-
-    env = jinja2.Environment(autoescape=True, trim_blocks=False, lstrip_blocks=False,
+    env = jinja2.Environment(loader=jinja2.PackageLoader("skolsam.report", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
-    return env.from_string(TEMPLATE).render(**context)
-
-
-def _tables_page(tables: list[Table], footnote: str):
-    """Up to two tables with one header row on an A4 landscape page (for the PDF)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.table import Table as MplTable
-
-    fig = Figure(figsize=(11.69, 8.27), dpi=100)
-    FigureCanvasAgg(fig)
-    for k, table in enumerate(tables[:2]):
-        top = 0.95 - k * 0.45
-        fig.text(0.03, top, table.caption, fontsize=12, weight="bold", color="#1f4e79", va="top")
-        ax = fig.add_axes((0.03, top - 0.40, 0.94, 0.35))
-        ax.axis("off")
-        header = [h["text"].replace("Jämförelsegrupp", "Jämförelse") for h in table.head[-1]]
-        grid = [header] + [[c.text for c in r] for r in table.body]
-        n_cols = len(grid[0])
-        widths = [0.45] + [0.55 / (n_cols - 1)] * (n_cols - 1)
-        height = 1.0 / len(grid)
-        mpl = MplTable(ax, bbox=(0, 0, 1, 1))
-        for r, row in enumerate(grid):
-            for c, text in enumerate(row):
-                cell = mpl.add_cell(r, c, widths[c], height, text=text, loc="left" if c == 0 else "right",
-                                    edgecolor="#d9d9d9", facecolor="#f2f2f2" if r == 0 else "white")
-                if r == 0:
-                    cell.set_text_props(weight="bold")
-        mpl.auto_set_font_size(False)
-        mpl.set_fontsize(9)
-        ax.add_table(mpl)
-    fig.text(0.03, 0.02, textwrap.fill(footnote, 190), fontsize=7.5, color="#595959")
-    return fig
-
-
-def _cover_page(model: ReportModel, summary: list[str]):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    cover = Figure(figsize=(8.27, 11.69), dpi=100)
-    FigureCanvasAgg(cover)
-    cover.text(0.08, 0.94, textwrap.fill(model.title, 50), fontsize=17, weight="bold", color="#1f4e79", va="top")
-    cover.text(0.08, 0.86, "Sammanfattning", fontsize=13, weight="bold", va="top")
-    body = "\n\n".join(textwrap.fill(s, 86) for s in summary)
-    cover.text(0.08, 0.83, body, fontsize=10, va="top", linespacing=1.5)
-    cover.text(0.08, 0.05, textwrap.fill(
-        "Kortversion: sammanfattning, tabeller per insats och diagram. Definitioner och fler tabeller finns i "
-        f"HTML-rapporten. {model.suppression_note}", 110), fontsize=8, color="#595959")
-    return cover
-
-
-def write_pdf(path: Path, context: dict) -> None:
-    """A short PDF: title and summary, the tables per programme, the charts."""
-    from matplotlib.backends.backend_pdf import PdfPages
-
-    model: ReportModel = context["m"]
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with PdfPages(tmp, metadata={"Title": model.title, "Creator": f"skolsam {__version__}"}) as pdf:
-        pdf.savefig(_cover_page(model, context["summary"]))
-        tables = context["programme_tables"]
-        for i in range(0, len(tables), 2):
-            pdf.savefig(_tables_page(tables[i:i + 2], tables[0].note + "  " + model.suppression_note))
-        for chart in [*context["charts_main"], context["chart_change"], context["chart_districts"]]:
-            if chart is not None:
-                chart.figure.suptitle(chart.spec.title, fontsize=11, x=0.01, ha="left")
-                pdf.savefig(chart.figure)
-    os.replace(tmp, path)
+    env.filters["css_string"] = _css_string
+    return env.get_template("report.html").render(**context)
 
 
 def build_report(warehouse_url: str, term: str, out_dir: Path, *, settings: Settings | None = None,
-                 pdf: bool = True) -> Path:
-    """Write ``out_dir/uppfoljning_<term>.html`` (and ``.pdf``) from mart.group_term; return the HTML path.
+                 pdf: bool = True, status: str = "preliminary", build_id: str | None = None) -> Path:
+    """Write ``out_dir/uppfoljning_<term>.html`` and the PDF of it; return the HTML path.
 
-    Only aggregate rows of mart.group_term are read; suppressed cells show "–". Raises ReportError when
-    the mart has no rows for the term.
+    Reads aggregates only. ``status`` is "preliminary" (a draft) or "final" (approved). Raises ReportError
+    when the mart has no rows for the term; with ``report_pdf = required`` a missing Chromium is an error.
     """
     settings = settings or Settings.load()
     name = parse_term(term).name
     prev = parse_term(term).previous().name
-    data = load_group_term(warehouse_url, [name, prev])
-    if not data.has_term(name):
+    inputs = load_inputs(warehouse_url, name)
+    if not inputs.group_term.has_term(name):
         raise ReportError(f"mart.group_term has no rows for {name}")
-    model = ReportModel(data, name, prev, settings, term_dates=_term_dates(name, settings))
-    context = compose(model)
-    html = render_html(context)
+    return write_report(inputs, name, prev, Path(out_dir), settings=settings, pdf=pdf, status=status,
+                        build_id=build_id)
 
-    out_dir = Path(out_dir)
+
+def write_report(inputs: ReportInputs, term: str, prev: str, out_dir: Path, *, settings: Settings,
+                 pdf: bool = True, status: str = "preliminary", build_id: str | None = None) -> Path:
+    from .pdf import PdfUnavailable, print_pdf
+
+    model = ReportModel(inputs, term, prev, settings)
+    if not settings.report_contact:
+        log.warning("report for %s: no contact on the title block (set the report_contact setting)", term)
+    html = render_html(compose(model, status=status, build_id=build_id))
     out_dir.mkdir(parents=True, exist_ok=True)
-    html_path = out_dir / f"{report_basename(name)}.html"
+    html_path = out_dir / f"{report_basename(term)}.html"
     _write_atomically(html_path, html.encode("utf-8"))
-    if pdf:
+    mode = settings.report_pdf if pdf else "off"
+    if mode != "off":
         try:
-            write_pdf(out_dir / f"{report_basename(name)}.pdf", context)
-        except Exception:  # the PDF is a convenience; the HTML is the report
-            log.warning("PDF for %s could not be written", name, exc_info=True)
-    log.info("report for %s written to %s", name, html_path)
+            print_pdf(html_path, out_dir / f"{report_basename(term)}.pdf", chromium=settings.report_chromium)
+        except PdfUnavailable:
+            if mode == "required":
+                raise
+            log.warning("no PDF for %s: headless Chromium was not found (the HTML is complete)", term)
+    log.info("report for %s written to %s", term, html_path)
     return html_path

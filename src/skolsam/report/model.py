@@ -1,155 +1,77 @@
-"""What the report says: tables, sentences and chart series, composed from mart.group_term rows.
+"""What the report's tables say, composed from the inputs (no database, no matplotlib, no HTML).
 
-Pure functions over ``GroupTerm`` (no database, no matplotlib), so the wording and the suppression
-rules are easy to test. A hidden (suppressed) figure is shown as "–", a figure that does not exist
-(e.g. no year-9 pupil with grades) as "..", and nothing is ever derived from a hidden figure.
+Every table carries the symbol legend (fmt.legend) and its notes; the cell rules are in cells.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..districts import CURRENT as CURRENT_DISTRICTS
 from ..settings import Settings
 from . import fmt
-from .data import ALL, COMPARISON, PARTICIPANTS, PROGRAMMES, GroupRow, GroupTerm
+from .cells import (BLANK, IMPOSSIBLE, KINDS, SUPP, Cell, Table, diff_cell, number_cell, value_cell)
+from .data import ALL, COMPARISON, PARTICIPANTS, PROGRAMMES, GroupRow, GroupTerm, ReportInputs
 
-# measure -> kind: "count", "share" (0 decimals), "share1" (1 decimal), "merit"
-KINDS = {
-    "n_students": "count",
-    "share_passed_mean": "share",
-    "merit_value_mean": "merit",
-    "eligible_vocational_share": "share",
-    "absence_rate_mean": "share1",
-    "high_absence_share": "share",
-    "very_high_absence_share": "share",
-    "improved_share": "share",
+FIRST_GRADED_YEAR = 6
+FINAL_YEAR = "9"
+UNROUNDED_NOTE = "Skillnader och förändringar är räknade på oavrundade värden och kan därför avvika från " \
+                 "skillnaden mellan de avrundade talen."
+
+# Who each programme is for (the city's decisions, DESIGN 5).
+PROGRAMME_TARGET = {
+    "PPSS": "elever i årskurs 6–9 med hög frånvaro och låg måluppfyllelse",
+    "SkolFam": "barn i familjehem i åldern 6–12 år, från förskoleklass till årskurs 6",
+    "KP/KF": "barn i alla skolåldrar som har beviljats kontaktperson eller kontaktfamilj",
 }
 
 
 def measure_labels(settings: Settings) -> dict[str, str]:
-    high = fmt.percent(settings.absence_high)
-    very_high = fmt.percent(settings.absence_very_high)
+    high = fmt.setting_percent(settings.absence_high)
+    very_high = fmt.setting_percent(settings.absence_very_high)
     return {
         "n_students": "Antal elever",
+        "n_schools": "Antal skolor",
         "share_passed_mean": "Andel godkända ämnen (medelvärde)",
         "merit_value_mean": "Meritvärde (medelvärde)",
         "eligible_vocational_share": "Behöriga till gymnasiets yrkesprogram (årskurs 9)",
         "absence_rate_mean": "Frånvaro, andel av undervisningstiden (medelvärde)",
+        "valid_absence_rate_mean": "varav giltig frånvaro",
+        "invalid_absence_rate_mean": "varav ogiltig frånvaro",
         "high_absence_share": f"Hög frånvaro (minst {high})",
         "very_high_absence_share": f"Mycket hög frånvaro (minst {very_high})",
         "improved_share": "Höjt andelen godkända ämnen jämfört med föregående termin",
     }
 
 
-@dataclass(frozen=True)
-class Cell:
-    text: str
-    cls: str = "num"  # num | supp | miss | label | blank
-
-    @staticmethod
-    def label(text: str) -> "Cell":
-        return Cell(text, "label")
-
-
-BLANK = Cell("", "blank")
-SUPP = Cell(fmt.SUPPRESSED, "supp")
-MISS = Cell(fmt.MISSING, "miss")
-
-
-def format_value(value: float, kind: str) -> str:
-    if kind == "count":
-        return fmt.count(value)
-    if kind == "share":
-        return fmt.percent(value)
-    if kind == "share1":
-        return fmt.percent(value, 1)
-    if kind == "merit":
-        return fmt.number(value, 0)
-    return fmt.number(value, 2)
-
-
-def format_diff(diff: float, kind: str) -> str:
-    if kind in ("share", "share1"):
-        return fmt.points(diff, 1 if kind == "share1" else 0)
-    return fmt.number(diff, 0, signed=True)
-
-
-def value_cell(row: GroupRow | None, measure: str) -> Cell:
-    if row is None:
-        return MISS
-    if row.suppressed:
-        return SUPP
-    v = row.values.get(measure)
-    return MISS if v is None else Cell(format_value(v, KINDS[measure]))
-
-
-def diff_cell(a: GroupRow | None, b: GroupRow | None, measure: str) -> Cell:
-    """a − b, never computed from a hidden figure."""
-    if (a is not None and a.suppressed) or (b is not None and b.suppressed):
-        return SUPP
-    va = a.value(measure) if a is not None else None
-    vb = b.value(measure) if b is not None else None
-    if va is None or vb is None:
-        return MISS
-    return Cell(format_diff(va - vb, KINDS[measure]))
-
-
-def value(row: GroupRow | None, measure: str) -> float | None:
-    return None if row is None else row.value(measure)
-
-
-@dataclass
-class Table:
-    caption: str
-    head: list[list[dict[str, Any]]]  # header rows: cells {"text", "colspan", "rowspan"}
-    body: list[list[Cell]]
-    note: str = ""
-
-    @property
-    def flags(self) -> set[str]:
-        return {c.cls for row in self.body for c in row}
-
-
-@dataclass
-class Series:
-    label: str
-    values: list[float | None]
-    style: str  # participants | comparison | previous | current
-
-
-@dataclass
-class ChartSpec:
-    key: str
-    title: str
-    alt: str
-    panels: list[dict[str, Any]] = field(default_factory=list)  # {"title", "categories", "series", "kind"}
-    horizontal: bool = False
-    note: str = ""
-
-
 def swedish_key(text: str) -> str:
     return text.lower().translate(str.maketrans({"å": "{", "ä": "|", "ö": "}", "é": "e"}))
 
 
-def programmes_in(data: GroupTerm, term: str) -> list[str]:
-    present = set(data.values_of("programme", term))
-    known = [p for p in PROGRAMMES if p in present]
-    return known + sorted(present - set(PROGRAMMES))
+def year_order(code: str) -> tuple[int, str]:
+    return (int(code), code) if code.isdigit() else (99, code)
 
 
 class ReportModel:
-    """The whole report's content for one term."""
+    """The tables of one term's report."""
 
-    def __init__(self, data: GroupTerm, term: str, prev: str, settings: Settings,
+    def __init__(self, inputs: ReportInputs | GroupTerm, term: str, prev: str, settings: Settings,
                  term_dates: tuple[str, str] | None = None) -> None:
-        self.data, self.term, self.prev, self.settings = data, term, prev, settings
+        if isinstance(inputs, GroupTerm):
+            inputs = ReportInputs(inputs)
+        self.inputs = inputs
+        self.data = inputs.group_term
+        self.term, self.prev, self.settings = term, prev, settings
         self.term_dates = term_dates
         self.labels = measure_labels(settings)
         self.n_min = settings.suppression_min_n
-        self.has_prev = data.has_term(prev)
-        self.programmes = programmes_in(data, term)
+        self.has_prev = self.data.has_term(prev)
+        present = set(self.data.values_of("programme", term))
+        # Every programme the city runs is listed, with or without participants this term.
+        self.programmes = list(PROGRAMMES) + sorted(present - set(PROGRAMMES))
         self.all_programmes = [ALL] + self.programmes
+        self.terms = self.data.terms()
+        self.legend = fmt.legend(self.n_min)
 
     # --- lookups ---------------------------------------------------------------------------------------
     def row(self, population: str, programme: str = ALL, term: str | None = None, **dims: str) -> GroupRow | None:
@@ -158,107 +80,242 @@ class ReportModel:
     def pair(self, programme: str = ALL, term: str | None = None, **dims: str) -> tuple[GroupRow | None, GroupRow | None]:
         return self.row(PARTICIPANTS, programme, term, **dims), self.row(COMPARISON, programme, term, **dims)
 
-    # --- text ------------------------------------------------------------------------------------------
-    @property
-    def title(self) -> str:
-        return f"Uppföljning av PPSS, SkolFam och KP/KF – {self.term}"
+    def n(self, programme: str = ALL, population: str = PARTICIPANTS, term: str | None = None) -> float | None:
+        r = self.row(population, programme, term)
+        return None if r is None else r.value("n_students")
 
-    @property
-    def suppression_note(self) -> str:
-        return (
-            f"{fmt.SUPPRESSED} = visas inte: färre än {self.n_min} elever i gruppen, eller dold för att en annan "
-            f"dold uppgift inte ska kunna räknas fram. {fmt.MISSING} = uppgift saknas."
-        )
+    def has_participants(self, programme: str, term: str | None = None) -> bool:
+        return self.row(PARTICIPANTS, programme, term) is not None
 
-    def _count_phrase(self, row: GroupRow | None) -> str:
-        if row is None:
-            return "inga"
-        if row.suppressed:  # primary (fewer than N) or secondary suppression: say no more than that
-            return "ett antal som inte visas"
-        return fmt.count(row.values["n_students"] or 0)
+    def years_of(self, programme: str, term: str | None = None) -> list[str]:
+        return sorted(self.data.values_of("school_year", term or self.term, programme=programme, district=ALL,
+                                          sex=ALL), key=year_order)
 
-    def summary(self) -> list[str]:
-        """Sentences with the key figures (participants against the comparison group, all programmes)."""
-        t = fmt.term_long(self.term)
-        part, comp = self.pair(ALL)
-        out: list[str] = []
-        per = [f"{self._count_phrase(self.row(PARTICIPANTS, p))} i {fmt.programme_label(p)}" for p in PROGRAMMES]
-        extra = [p for p in self.programmes if p not in PROGRAMMES]
-        per += [f"{self._count_phrase(self.row(PARTICIPANTS, p))} i {p}" for p in extra]
-        per_text = ", ".join(per[:-1]) + " och " + per[-1]
-        if part is not None and not part.suppressed and part.values.get("n_students") is not None:
-            out.append(
-                f"Under {t} ({self.term}) deltog {fmt.count(part.values['n_students'])} elever i någon av "
-                f"insatserna: {per_text}. En elev som deltar i flera insatser räknas en gång i totalen."
-            )
-        else:
-            out.append(f"Under {t} ({self.term}) deltog {self._count_phrase(part)} elever i insatserna: {per_text}.")
+    def has_grades(self, programme: str, term: str | None = None) -> bool:
+        """Could any participant of the programme have grades (a school year from 6 on, or unknown)?"""
+        years = self.years_of(programme, term)
+        return not years or any(not y.isdigit() or int(y) >= FIRST_GRADED_YEAR for y in years)
 
-        def both(measure: str) -> tuple[str | None, str | None]:
-            kind = KINDS[measure]
-            pv, cv = value(part, measure), value(comp, measure)
-            return (format_value(pv, kind) if pv is not None else None,
-                    format_value(cv, kind) if cv is not None else None)
+    def has_final_year(self, programme: str, term: str | None = None) -> bool:
+        years = self.years_of(programme, term)
+        return not years or FINAL_YEAR in years
 
-        p, c = both("share_passed_mean")
-        if p:
-            s = f"Deltagarna var i genomsnitt godkända i {p} av sina ämnen"
-            s += f", jämfört med {c} i jämförelsegruppen." if c else "."
-            out.append(s)
-        p, c = both("merit_value_mean")
-        if p:
-            s = f"Deras genomsnittliga meritvärde var {p}"
-            s += f" mot {c} i jämförelsegruppen." if c else "."
-            out.append(s)
-        p, c = both("eligible_vocational_share")
-        if p:
-            s = f"Av deltagarna i årskurs 9 var {p} behöriga till gymnasiets yrkesprogram"
-            s += f" (jämförelsegruppen {c})." if c else "."
-            out.append(s)
-        p, c = both("absence_rate_mean")
-        if p:
-            s = f"Deltagarnas frånvaro var i genomsnitt {p} av undervisningstiden"
-            s += f", mot {c} i jämförelsegruppen." if c else "."
-            out.append(s)
-        p, c = both("high_absence_share")
-        if p:
-            s = f"{p} av deltagarna hade hög frånvaro, minst {fmt.percent(self.settings.absence_high)}"
-            s += f" (jämförelsegruppen {c})." if c else "."
-            out.append(s)
-        p, _ = both("improved_share")
-        if p:
-            out.append(
-                f"Bland deltagarna med betyg både {fmt.term_long(self.prev)} och {t} hade {p} en högre andel "
-                f"godkända ämnen än terminen före."
-            )
-        return out
+    def possible(self, measure: str, programme: str = ALL, school_year: str = ALL) -> bool:
+        """Can the measure exist for the group at all (DESIGN 5: grades from year 6, eligibility in year 9)?"""
+        if measure == "eligible_vocational_share":
+            return school_year == FINAL_YEAR if school_year != ALL else self.has_final_year(programme)
+        if measure in ("share_passed_mean", "merit_value_mean", "improved_share"):
+            if school_year != ALL and school_year.isdigit():
+                return int(school_year) >= FIRST_GRADED_YEAR
+            return self.has_grades(programme)
+        return True
 
-    # --- tables ----------------------------------------------------------------------------------------
+    def pupil_value(self, population: str, programme: str, key: str, term: str | None = None,
+                    school_year: str = ALL) -> float | None:
+        """A figure of sql/report/programme_pupil_figures.sql, shown only where group_term shows the group."""
+        term = term or self.term
+        group = self.row(population, programme, term, school_year=school_year)
+        if group is None or group.suppressed:
+            return None
+        found = self.inputs.pupil.get(term, population, programme, school_year)
+        return None if found is None else found.get(key)
+
+    def absence_part(self, population: str, programme: str, measure: str, school_year: str = ALL) -> Cell:
+        """Valid or invalid absence: from group_term when the mart has it, else from the report's SQL."""
+        group = self.row(population, programme, school_year=school_year)
+        if group is None:
+            return IMPOSSIBLE
+        if group.suppressed:
+            return SUPP
+        v = group.values.get(measure)
+        if v is None:
+            v = self.pupil_value(population, programme, measure, school_year=school_year)
+        return number_cell(v, "share1")
+
+    # --- per programme ---------------------------------------------------------------------------------
     def programme_table(self, programme: str) -> Table:
         part, comp = self.pair(programme)
-        prev_part = self.row(PARTICIPANTS, programme, term=self.prev) if self.has_prev else None
-        head = [[
-            {"text": "Mått"},
-            {"text": f"Deltagare {self.term}"},
-            {"text": f"Jämförelsegrupp {self.term}"},
-            {"text": "Skillnad¹"},
-            {"text": f"Deltagare {self.prev}"},
-        ]]
+        head = [[{"text": "Mått"}, {"text": f"Deltagare {self.term}"}, {"text": f"Jämförelsegrupp {self.term}"},
+                 {"text": "Skillnad¹"}]]
+        body: list[list[Cell]] = []
+
+        def add(measure: str, label: str | None = None) -> None:
+            ok = self.possible(measure, programme)
+            d = BLANK if KINDS[measure] == "count" else diff_cell(part, comp, measure, ok)
+            body.append([Cell.label(label or self.labels[measure]), value_cell(part, measure, ok),
+                         value_cell(comp, measure, ok), d])
+
+        add("n_students")
+        schools = self.pupil_value(PARTICIPANTS, programme, "n_schools")
+        body.append([Cell.label(self.labels["n_schools"]),
+                     value_cell(None, "n_students") if part is None else number_cell(schools, "count"),
+                     BLANK, BLANK])
+        graded = self.has_grades(programme)
+        if graded:
+            add("share_passed_mean")
+            add("merit_value_mean")
+            add("eligible_vocational_share")
+        add("absence_rate_mean")
+        for m in ("valid_absence_rate_mean", "invalid_absence_rate_mean"):
+            p, c = self.absence_part(PARTICIPANTS, programme, m), self.absence_part(COMPARISON, programme, m)
+            body.append([Cell(self.labels[m], "sublabel"), p, c, BLANK])
+        add("high_absence_share")
+        add("very_high_absence_share")
+        notes = ["¹ Deltagare minus jämförelsegrupp, i procentenheter (meritvärde: i meritpoäng). " + UNROUNDED_NOTE,
+                 "Antal skolor: de skolor deltagarna går i; jämförelsegruppen går i samma skolor."]
+        if not graded:
+            notes.insert(0, f"Inga betygsrader: alla deltagare i {fmt.programme_label(programme)} går i "
+                            f"förskoleklass till årskurs 5, och betyg sätts först från årskurs 6.")
+        if part is None:
+            notes.insert(0, self.empty_reason(programme))
+        caption = ("Alla insatser (varje elev räknas en gång)" if programme == ALL
+                   else fmt.programme_label(programme)) + f", {self.term}"
+        return Table(caption=caption, head=head, body=body, notes=notes, key=f"programme-{programme}")
+
+    def empty_reason(self, programme: str) -> str:
+        return (f"Inga deltagare i {fmt.programme_label(programme)} under {fmt.term_long(self.term)}: ingen "
+                "elev på socialtjänstens listor hade insatsen under terminen och fanns i skolornas uppgifter.")
+
+    def programme_year_table(self, programme: str) -> Table | None:
+        """Per school year: absence and its change for every year, grades where they are given."""
+        years = self.years_of(programme)
+        if not years:
+            return None
+        graded = any(self.possible("share_passed_mean", programme, y) for y in years)
+        top: list[dict[str, Any]] = [{"text": "Årskurs", "rowspan": 2}, {"text": "Antal deltagare", "rowspan": 2},
+                                     {"text": "Frånvaro", "colspan": 2},
+                                     {"text": "varav ogiltig", "colspan": 2},
+                                     {"text": f"Förändring i frånvaro sedan {self.prev}¹", "colspan": 2}]
+        sub = [{"text": "Deltagare"}, {"text": "Jämförelse"}] * 3
+        if graded:
+            top.append({"text": "Andel godkända ämnen", "colspan": 2})
+            sub += [{"text": "Deltagare"}, {"text": "Jämförelse"}]
         body = []
-        for measure, label in self.labels.items():
-            prev_cell = value_cell(prev_part, measure) if self.has_prev else MISS
-            d = BLANK if measure == "n_students" else diff_cell(part, comp, measure)
-            body.append([Cell.label(label), value_cell(part, measure), value_cell(comp, measure), d, prev_cell])
-        name = fmt.programme_label(programme)
+        for y in years:
+            part, comp = self.pair(programme, school_year=y)
+            row = [Cell.label(fmt.year_label(y)), value_cell(part, "n_students"),
+                   value_cell(part, "absence_rate_mean"), value_cell(comp, "absence_rate_mean"),
+                   self.absence_part(PARTICIPANTS, programme, "invalid_absence_rate_mean", y),
+                   self.absence_part(COMPARISON, programme, "invalid_absence_rate_mean", y)]
+            for pop, now in ((PARTICIPANTS, part), (COMPARISON, comp)):
+                before = self.row(pop, programme, self.prev, school_year=y) if self.has_prev else None
+                row.append(diff_cell(now, before, "absence_rate_mean") if self.has_prev else SUPP)
+            if graded:
+                ok = self.possible("share_passed_mean", programme, y)
+                row += [value_cell(part, "share_passed_mean", ok), value_cell(comp, "share_passed_mean", ok)]
+            body.append(row)
+        if all(c.cls in ("supp", "impossible", "label") for r in body for c in r[1:]):
+            return None  # every year hidden: the programme's intro says so in one sentence
+        notes = [f"¹ I procentenheter: gruppen {self.term} jämförd med samma årskurs {self.prev}. Det är inte "
+                 "exakt samma elever båda terminerna. " + UNROUNDED_NOTE]
+        if graded and any(not self.possible("share_passed_mean", programme, y) for y in years):
+            notes.append("Betyg sätts från årskurs 6, så för de yngre barnen följs frånvaron upp.")
+        return Table(caption=f"{fmt.programme_label(programme)} per årskurs, {self.term}", head=[top, sub],
+                     body=body, notes=notes, key=f"years-{programme}")
+
+    # --- change ----------------------------------------------------------------------------------------
+    def change_table(self, measure: str) -> Table:
+        head = [
+            [{"text": "Insats", "rowspan": 2}, {"text": "Deltagare", "colspan": 3},
+             {"text": "Jämförelsegrupp", "colspan": 3}, {"text": "Skillnad i förändring²", "rowspan": 2}],
+            [{"text": self.prev}, {"text": self.term}, {"text": "Förändring¹"},
+             {"text": self.prev}, {"text": self.term}, {"text": "Förändring¹"}],
+        ]
+        body = []
+        for p in self.all_programmes:
+            ok = self.possible(measure, p)
+            row = [Cell.label(fmt.programme_label(p))]
+            changes = []
+            for pop in (PARTICIPANTS, COMPARISON):
+                now, before = self.row(pop, p), self.row(pop, p, term=self.prev)
+                row += [value_cell(before, measure, ok), value_cell(now, measure, ok),
+                        diff_cell(now, before, measure, ok)]
+                va = None if now is None else now.value(measure)
+                vb = None if before is None else before.value(measure)
+                changes.append(None if va is None or vb is None else va - vb)
+            if not ok:
+                row.append(IMPOSSIBLE)
+            elif None in changes:
+                row.append(SUPP)
+            else:
+                d = changes[0] - changes[1]
+                row.append(Cell(fmt.points(d, 1 if KINDS[measure] == "share1" else 0)) if d else Cell(fmt.ZERO, "zero"))
+            body.append(row)
         return Table(
-            caption=name if programme != ALL else "Alla insatser (varje elev räknas en gång)",
-            head=head,
-            body=body,
-            note="¹ Deltagare minus jämförelsegrupp, i procentenheter (meritvärde: i meritpoäng).",
+            caption=f"{self.labels[measure]}, {self.prev} och {self.term}",
+            head=head, body=body, key=f"change-{measure}",
+            notes=["¹ I procentenheter. Grupperna är inte exakt desamma båda terminerna: en del elever har börjat "
+                   "eller slutat i en insats, och jämförelsegruppen följer deltagarnas skolor och årskurser.",
+                   "² Deltagarnas förändring minus jämförelsegruppens. " + UNROUNDED_NOTE],
         )
 
+    def improvement_table(self) -> Table:
+        head = [
+            [{"text": "Insats", "rowspan": 2},
+             {"text": "Deltagare som kunde höja sig¹", "colspan": 4},
+             {"text": "Jämförelsegrupp som kunde höja sig¹", "colspan": 4},
+             {"text": "Det tidigare måttet²", "rowspan": 2}],
+            [{"text": "Antal"}, {"text": "Höjt"}, {"text": "Oförändrat"}, {"text": "Sänkt"}] * 2,
+        ]
+        head[1] = [dict(h) for h in head[1]]
+        body = []
+        for p in self.all_programmes:
+            row = [Cell.label(fmt.programme_label(p))]
+            for pop in (PARTICIPANTS, COMPARISON):
+                row += self._split_cells(pop, p)
+            ok = self.possible("improved_share", p)
+            row.append(value_cell(self.row(PARTICIPANTS, p), "improved_share", ok))
+            body.append(row)
+        return Table(
+            caption=f"Andel godkända ämnen {self.term} jämfört med {self.prev}, bland elever som kunde höja sig",
+            head=head, body=body, key="improvement",
+            notes=[f"¹ Elever med betyg båda terminerna som {self.prev} inte var godkända i alla ämnen. Den som "
+                   "redan är godkänd i allt kan inte höja sig och räknas inte. Andelarna summerar till 100 %. "
+                   f"Visas när minst {self.n_min} elever kunde höja sig.",
+                   "² Deltagare som höjt andelen godkända ämnen, bland alla deltagare med betyg båda terminerna "
+                   "(även de som redan var godkända i allt). Det är så nämndernas tidigare uppföljning räknade."],
+        )
+
+    def _split_cells(self, population: str, programme: str) -> list[Cell]:
+        if not self.has_participants(programme):
+            return [value_cell(None, "n_students")] + [IMPOSSIBLE] * 3
+        if not self.possible("improved_share", programme):
+            return [IMPOSSIBLE] * 4
+        base = self.pupil_value(population, programme, "could_improve")
+        if base is None or base < self.n_min:
+            return [SUPP] * 4
+        cells = [number_cell(base, "count")]
+        for key in ("improved", "unchanged", "worsened"):
+            v = self.pupil_value(population, programme, key)
+            cells.append(number_cell(None if v is None else v / base, "share"))
+        return cells
+
+    def split_share(self, population: str, programme: str, key: str) -> float | None:
+        base = self.pupil_value(population, programme, "could_improve")
+        v = self.pupil_value(population, programme, key)
+        if base is None or v is None or base < self.n_min or not self.possible("improved_share", programme):
+            return None
+        return v / base
+
+    def trend_table(self) -> Table:
+        top: list[dict[str, Any]] = [{"text": "Termin", "rowspan": 2}, {"text": "Antal deltagare", "rowspan": 2},
+                                     {"text": "Andel godkända ämnen", "colspan": 2},
+                                     {"text": "Frånvaro", "colspan": 2}]
+        sub = [{"text": "Deltagare"}, {"text": "Jämförelse"}, {"text": "Deltagare"}, {"text": "Jämförelse"}]
+        body = []
+        for t in self.terms:
+            part, comp = self.pair(ALL, term=t)
+            body.append([Cell.label(t), value_cell(part, "n_students"),
+                         value_cell(part, "share_passed_mean"), value_cell(comp, "share_passed_mean"),
+                         value_cell(part, "absence_rate_mean"), value_cell(comp, "absence_rate_mean")])
+        return Table(caption=f"Alla insatser termin för termin, {self.terms[0]}–{self.terms[-1]}",
+                     head=[top, sub], body=body, key="trend",
+                     notes=["Vårterminens betyg är oftast högre än höstterminens för alla elever; jämför därför "
+                            "deltagarna med jämförelsegruppen samma termin, och vår med vår."])
+
+    # --- breakdowns ------------------------------------------------------------------------------------
     def breakdown_table(self, caption: str, groups: list[tuple[str, dict[str, str]]], measures: list[str],
-                        programme: str = ALL, first: str = "Grupp") -> Table:
+                        programme: str = ALL, first: str = "Grupp", key: str = "") -> Table:
         top: list[dict[str, Any]] = [{"text": first, "rowspan": 2}, {"text": "Antal deltagare", "rowspan": 2}]
         sub: list[dict[str, Any]] = []
         for m in measures:
@@ -269,206 +326,51 @@ class ReportModel:
             part, comp = self.pair(programme, **dims)
             row = [Cell.label(label), value_cell(part, "n_students")]
             for m in measures:
-                row += [value_cell(part, m), value_cell(comp, m)]
+                ok = self.possible(m, programme, dims.get("school_year", ALL))
+                row += [value_cell(part, m, ok), value_cell(comp, m, ok)]
             body.append(row)
-        return Table(caption=caption, head=[top, sub], body=body)
+        return Table(caption=caption, head=[top, sub], body=body, key=key)
 
     def districts(self) -> list[str]:
-        return sorted(self.data.values_of("district", self.term, programme=ALL, sex=ALL, school_year=ALL),
-                      key=swedish_key)
+        """Today's eleven districts, and any other the mart names (an unknown one is shown, not hidden)."""
+        present = self.data.values_of("district", self.term, programme=ALL, sex=ALL, school_year=ALL)
+        return list(CURRENT_DISTRICTS) + sorted(set(present) - set(CURRENT_DISTRICTS), key=swedish_key)
+
+    def districts_without_participants(self) -> list[str]:
+        return [d for d in self.districts() if self.row(PARTICIPANTS, ALL, district=d) is None]
 
     def district_table(self) -> Table:
-        groups = [(d, {"district": d}) for d in self.districts()]
-        return self.breakdown_table(
-            "Alla insatser per stadsdelsförvaltning",
-            groups,
-            ["share_passed_mean", "absence_rate_mean", "high_absence_share"],
-            first="Stadsdelsförvaltning",
-        )
+        t = self.breakdown_table(f"Alla insatser per stadsdelsförvaltning, {self.term}",
+                                 [(d, {"district": d}) for d in self.districts()],
+                                 ["share_passed_mean", "absence_rate_mean", "high_absence_share"],
+                                 first="Stadsdelsförvaltning", key="districts")
+        empty = self.districts_without_participants()
+        if empty:
+            t.notes.append(f"Inga deltagare under terminen från {', '.join(empty)}: socialtjänstens listor från "
+                           "dessa stadsdelsförvaltningar hade ingen elev med insats under terminen.")
+        return t
 
     def year_sex_table(self) -> Table:
-        years = sorted(self.data.values_of("school_year", self.term, programme=ALL, district=ALL, sex=ALL),
-                       key=lambda y: (len(y), y))
+        years = self.years_of(ALL)
         sexes = [s for s in ("Kvinna", "Man", "Okänt")
                  if s in self.data.values_of("sex", self.term, programme=ALL, district=ALL, school_year=ALL)]
         groups = [(fmt.year_label(y), {"school_year": y}) for y in years]
         groups += [(fmt.sex_label(s), {"sex": s}) for s in sexes]
         return self.breakdown_table(
-            "Alla insatser per årskurs och kön",
-            groups,
+            f"Alla insatser per årskurs och kön, {self.term}", groups,
             ["share_passed_mean", "merit_value_mean", "eligible_vocational_share", "absence_rate_mean"],
-        )
+            key="year-sex")
 
-    def change_table(self) -> Table:
-        head = [
-            [{"text": "Insats", "rowspan": 2},
-             {"text": self.labels["share_passed_mean"], "colspan": 3},
-             {"text": self.labels["absence_rate_mean"], "colspan": 3},
-             {"text": "Höjt andelen godkända²", "rowspan": 2}],
-            [{"text": self.prev}, {"text": self.term}, {"text": "Förändring¹"},
-             {"text": self.prev}, {"text": self.term}, {"text": "Förändring¹"}],
-        ]
-        body = []
+    def all_tables(self) -> list[Table]:
+        """Every table in the order the template shows them (for numbering and tests)."""
+        return [t for t in self.tables_in_order() if t is not None]
+
+    def tables_in_order(self) -> list[Table | None]:
+        out: list[Table | None] = []
         for p in self.all_programmes:
-            now = self.row(PARTICIPANTS, p)
-            before = self.row(PARTICIPANTS, p, term=self.prev)
-            row = [Cell.label(fmt.programme_label(p))]
-            for m in ("share_passed_mean", "absence_rate_mean"):
-                row += [value_cell(before, m), value_cell(now, m), diff_cell(now, before, m)]
-            row.append(value_cell(now, "improved_share"))
-            body.append(row)
-        return Table(
-            caption=f"Deltagarna {self.prev} och {self.term}",
-            head=head,
-            body=body,
-            note=(
-                "¹ I procentenheter. Deltagarna är inte desamma båda terminerna: en del har börjat eller slutat. "
-                f"² Andel av deltagarna {self.term} med betyg båda terminerna vars andel godkända ämnen ökade; "
-                "den jämför samma elever."
-            ),
-        )
-
-    # --- charts ----------------------------------------------------------------------------------------
-    def _programme_series(self, measure: str) -> tuple[list[str], list[Series]]:
-        cats = [fmt.programme_label(p) for p in self.all_programmes]
-        parts = [value(self.row(PARTICIPANTS, p), measure) for p in self.all_programmes]
-        comps = [value(self.row(COMPARISON, p), measure) for p in self.all_programmes]
-        return cats, [Series("Deltagare", parts, "participants"), Series("Jämförelsegrupp", comps, "comparison")]
-
-    def _hidden_programmes(self) -> list[str]:
-        hidden = []
-        for p in self.all_programmes:
-            for pop in (PARTICIPANTS, COMPARISON):
-                r = self.row(pop, p)
-                if r is not None and r.suppressed and fmt.programme_label(p) not in hidden:
-                    hidden.append(fmt.programme_label(p))
-        return hidden
-
-    def _hidden_note(self, hidden: list[str]) -> str:
-        if not hidden:
-            return ""
-        return (f"{fmt.SUPPRESSED} i diagrammet: uppgiften visas inte (färre än {self.n_min} elever i gruppen "
-                f"eller dold uppgift); gäller {', '.join(hidden)}.")
-
-    def chart_passed(self) -> ChartSpec:
-        cats, series = self._programme_series("share_passed_mean")
-        return ChartSpec(
-            key="passed",
-            title=f"Andel godkända ämnen per insats, {self.term}",
-            alt=f"Stapeldiagram: andel godkända ämnen {self.term} för deltagare och jämförelsegrupp per insats.",
-            panels=[{"title": self.labels["share_passed_mean"], "categories": cats, "series": series, "kind": "share"}],
-            note=self._hidden_note(self._hidden_programmes()),
-        )
-
-    def chart_absence(self) -> ChartSpec:
-        panels = []
-        for m, title in (("absence_rate_mean", "Frånvaro (medelvärde)"),
-                         ("high_absence_share", self.labels["high_absence_share"])):
-            cats, series = self._programme_series(m)
-            panels.append({"title": title, "categories": cats, "series": series,
-                           "kind": "share1" if m == "absence_rate_mean" else "share"})
-        return ChartSpec(
-            key="absence",
-            title=f"Frånvaro per insats, {self.term}",
-            alt=f"Stapeldiagram: genomsnittlig frånvaro och andel med hög frånvaro {self.term}, "
-                "deltagare och jämförelsegrupp per insats.",
-            panels=panels,
-            note=self._hidden_note(self._hidden_programmes()),
-        )
-
-    def chart_change(self) -> ChartSpec | None:
-        if not self.has_prev:
-            return None
-        cats = [fmt.programme_label(p) for p in self.all_programmes]
-        panels = []
-        for m, title, kind in (("share_passed_mean", "Andel godkända ämnen", "share"),
-                               ("absence_rate_mean", "Frånvaro (medelvärde)", "share1")):
-            before = [value(self.row(PARTICIPANTS, p, term=self.prev), m) for p in self.all_programmes]
-            now = [value(self.row(PARTICIPANTS, p), m) for p in self.all_programmes]
-            panels.append({"title": title, "categories": cats, "kind": kind,
-                           "series": [Series(self.prev, before, "previous"), Series(self.term, now, "current")]})
-        hidden = [fmt.programme_label(p) for p in self.all_programmes
-                  if any(r is not None and r.suppressed
-                         for r in (self.row(PARTICIPANTS, p), self.row(PARTICIPANTS, p, term=self.prev)))]
-        return ChartSpec(
-            key="change",
-            note=self._hidden_note(hidden),
-            title=f"Deltagarna {self.prev} och {self.term}",
-            alt=f"Stapeldiagram: deltagarnas andel godkända ämnen och frånvaro {self.prev} och {self.term} per insats.",
-            panels=panels,
-        )
-
-    def district_hidden(self) -> list[str]:
-        hidden = []
-        for d in self.districts():
-            part, comp = self.pair(ALL, district=d)
-            if any(r is None or r.suppressed for r in (part, comp)):
-                hidden.append(d)
-        return hidden
-
-    def chart_districts(self) -> ChartSpec | None:
-        hidden = set(self.district_hidden())
-        shown = [d for d in self.districts() if d not in hidden]
-        if not shown:
-            return None
-        panels = []
-        for m, title, kind in (("share_passed_mean", "Andel godkända ämnen", "share"),
-                               ("absence_rate_mean", "Frånvaro (medelvärde)", "share1")):
-            parts = [value(self.row(PARTICIPANTS, ALL, district=d), m) for d in shown]
-            comps = [value(self.row(COMPARISON, ALL, district=d), m) for d in shown]
-            panels.append({"title": title, "categories": shown, "kind": kind,
-                           "series": [Series("Deltagare", parts, "participants"),
-                                      Series("Jämförelsegrupp", comps, "comparison")]})
-        note = ""
-        if hidden:
-            names = sorted(hidden, key=swedish_key)
-            note = (f"Visas inte i diagrammet: {', '.join(names)} (färre än {self.n_min} elever i deltagar- eller "
-                    "jämförelsegruppen, eller dold uppgift). Se tabellen.")
-        return ChartSpec(
-            key="districts",
-            title=f"Alla insatser per stadsdelsförvaltning, {self.term}",
-            alt=f"Liggande stapeldiagram: andel godkända ämnen och frånvaro per stadsdelsförvaltning {self.term}.",
-            panels=panels,
-            horizontal=True,
-            note=note,
-        )
-
-    # --- definitions -----------------------------------------------------------------------------------
-    def definitions(self) -> list[tuple[str, str]]:
-        s = self.settings
-        high, very_high = fmt.percent(s.absence_high), fmt.percent(s.absence_very_high)
-        return [
-            ("Deltagare",
-             "Elever som enligt socialtjänstens listor har haft insatsen PPSS, SkolFam eller KP/KF under "
-             "terminen (minst en dag av insatsen ligger inom terminen). En elev som har flera insatser räknas "
-             "under varje insats, men bara en gång under ”Alla insatser”."),
-            ("Jämförelsegrupp",
-             "Elever som inte deltar i någon insats under terminen och som går i samma skolor och årskurser "
-             "som deltagarna i gruppen. När en rad gäller ett visst kön eller en viss årskurs gäller "
-             "jämförelsegruppen samma kön eller årskurs. Jämförelsegruppen visar hur det går för elever i "
-             "samma skolmiljö; skillnaden mellan grupperna visar inte insatsens effekt."),
-            ("Andel godkända ämnen",
-             "För varje elev: antal ämnen med betyg A–E delat med antal ämnen med betyg under terminen "
-             "(F och streck räknas som ej godkänt). Tabellerna visar medelvärdet över eleverna."),
-            ("Meritvärde",
-             "Summan av elevens 16 bästa ämnesbetyg plus det bästa betyget i moderna språk som sjuttonde ämne "
-             "(A = 20, B = 17,5, C = 15, D = 12,5, E = 10, F = 0 poäng; högst 340). Det räknas på varje "
-             "termins betyg i alla årskurser, så det jämför grupper med varandra men är inte samma sak som "
-             "slutbetygets meritvärde i årskurs 9."),
-            ("Behörighet till gymnasiets yrkesprogram",
-             "Lägst betyget E i svenska eller svenska som andraspråk, engelska och matematik samt i minst fem "
-             "andra ämnen. Visas som andel av eleverna i årskurs 9 som har betyg."),
-            ("Frånvaro",
-             "Giltig och ogiltig frånvaro som andel av den undervisningstid som eleven erbjudits under "
-             f"terminen. Hög frånvaro är minst {high}, mycket hög frånvaro minst {very_high}."),
-            ("Förbättring",
-             "Andelen av eleverna med betyg både denna och föregående termin vars andel godkända ämnen ökade."),
-            ("Skydd av uppgifter",
-             f"Uppgifter om grupper med färre än {self.n_min} elever visas inte ({fmt.SUPPRESSED}). Ytterligare "
-             "uppgifter döljs när en dold uppgift annars skulle kunna räknas fram ur andra. Rapporten bygger "
-             "enbart på sammanräknade uppgifter; inga namn eller personnummer finns i underlaget. "
-             "Stadsdelsförvaltning avser dagens indelning."),
-            ("Underlag",
-             "Betyg och frånvaro kommer från skolornas system (SS 12000), uppgifter om insatser från "
-             "socialtjänstens listor. Uppgifterna sambearbetas med pseudonymiserade nycklar."),
-        ]
+            out += [self.programme_table(p), self.programme_year_table(p) if p != ALL else None]
+        if self.has_prev:
+            out += [self.change_table("share_passed_mean"), self.change_table("absence_rate_mean"),
+                    self.improvement_table()]
+        out += [self.trend_table(), self.district_table(), self.year_sex_table()]
+        return out
