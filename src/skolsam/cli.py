@@ -19,6 +19,7 @@ COMMANDS = (
     "report",
     "demo",
     "bench",
+    "export",
 )
 
 

@@ -24,6 +24,9 @@ PIPELINE = (
     "skolsam_termly_report",
 )
 
+# Tasks the demo marks success without running: the human approval of the termly report.
+SKIPPED_IN_DEMO = {"skolsam_termly_report": "approve_report"}
+
 
 @dataclass
 class DemoResult:
@@ -50,7 +53,7 @@ def run_demo(dataset: Path, warehouse_url: str | None = None, *, home: Path | No
     for csv_file in sorted((dataset / "enrollment").glob("*.csv")):
         shutil.copy2(csv_file, landing / csv_file.name)
 
-    result = DemoResult(warehouse_url=url, report_dir=home / "reports")
+    result = DemoResult(warehouse_url=url, report_dir=home / "reports" / "published")
     with running_server(dataset, client_id=client_id, client_secret=client_secret) as base_url:
         echo(f"SS 12000 stand-in server: {base_url}")
         env = local.prepare_home(
@@ -66,6 +69,8 @@ def run_demo(dataset: Path, warehouse_url: str | None = None, *, home: Path | No
         for dag_id in PIPELINE:
             log_file = home / "logs" / f"{dag_id}.log"
             echo(f"running {dag_id} ...")
-            local.dags_test(dag_id, env, log_file=log_file)
+            # Nobody can answer the report's approval inside `dags test`: skip it explicitly (the
+            # publication records that the draft was not reviewed).
+            local.dags_test(dag_id, env, log_file=log_file, mark_success_pattern=SKIPPED_IN_DEMO.get(dag_id))
             result.logs[dag_id] = log_file
     return result

@@ -48,6 +48,19 @@ class Settings:
     # Days after a term's last school day before its report is due (grades are set in between).
     report_delay_days: int = 14
 
+    # --- tools: report sign-off and publication, exports, administrators' page ---
+    # Where report drafts and published reports are kept: a path or an fsspec URL (s3://, sftp://, ...)
+    # that every worker reaches. Default: $SKOLSAM_HOME/reports.
+    report_location: str = ""
+    # Who is told when a term's report is published or a draft is rejected (comma-separated e-mail
+    # addresses; the notifier's recipients when empty).
+    report_recipients: str = ""
+    # Hours the report DAG waits for its term's marts before it fails, and minutes between looks.
+    report_marts_wait_hours: int = 168
+    report_marts_poke_minutes: int = 30
+    # Days an analyst has to approve or reject a draft; then the approval task fails and nothing is published.
+    report_approval_days: int = 14
+
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> "Settings":
         overrides = dict(overrides or {})

@@ -149,9 +149,10 @@ def write_pdf(path: Path, context: dict) -> None:
 
 
 def build_report(warehouse_url: str, term: str, out_dir: Path, *, settings: Settings | None = None,
-                 pdf: bool = True) -> Path:
+                 pdf: bool = True, provenance: dict[str, str] | None = None) -> Path:
     """Write ``out_dir/uppfoljning_<term>.html`` (and ``.pdf``) from mart.group_term; return the HTML path.
 
+    ``provenance`` (``build_id``, ``gate_status``, ``published_at``, as text) is printed in the footer.
     Only aggregate rows of mart.group_term are read; suppressed cells show "–". Raises ReportError when
     the mart has no rows for the term.
     """
@@ -163,6 +164,8 @@ def build_report(warehouse_url: str, term: str, out_dir: Path, *, settings: Sett
         raise ReportError(f"mart.group_term has no rows for {name}")
     model = ReportModel(data, name, prev, settings, term_dates=_term_dates(name, settings))
     context = compose(model)
+    # Where the figures came from (build id, gate status), passed in by the report DAG (skolsam.publication).
+    context["provenance"] = dict(provenance or {})
     html = render_html(context)
 
     out_dir = Path(out_dir)

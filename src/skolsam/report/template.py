@@ -123,7 +123,9 @@ vilken effekt insatserna har: deltagarna har ofta större svårigheter redan inn
 {% for term_, text in definitions %}  <dt>{{ term_ }}</dt><dd>{{ text }}</dd>
 {% endfor %}</dl>
 
-<footer>Framställd av skolsam {{ version }} ur sammanräknade uppgifter (mart.group_term) {{ made_on }}.</footer>
+<footer>Framställd av skolsam {{ version }} ur sammanräknade uppgifter (mart.group_term) {{ made_on }}.
+{% if provenance %}<p class="provenance">Bygge {{ provenance.build_id }} · kvalitetskontroll {{ provenance.gate_status }}
+  · publicerat i lagret {{ provenance.published_at }}</p>{% endif %}</footer>
 </main>
 </body>
 </html>
