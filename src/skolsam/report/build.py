@@ -69,6 +69,7 @@ def compose(model: ReportModel) -> dict:
         "prev_long": fmt.term_long(model.prev),
         "made_on": dt.date.today().isoformat(),
         "version": __version__,
+        "provenance": {},  # build id and gate status, set by build_report when the caller passes them
     }
 
 
