@@ -12,8 +12,8 @@ BUILD_ID = "b0117d0000000000000000000000cafe"
 def record_build(url: str, build_id: str = BUILD_ID, terms: str = "HT2025,VT2026", *,
                  mart_critical_failed: bool = False) -> None:
     with connect(url) as conn, conn.transaction():
-        for gate, suite, table in (("20261201T100000Z-aaaa0001", "staging_ss12000_grade", "staging.ss12000_grade"),
-                                   ("20261201T100500Z-aaaa0002", "mart_group_term", "mart_candidate.group_term")):
+        for gate, suite, table in ((f"20261201T100000Z-{build_id[:8]}s", "staging_ss12000_grade", "staging.ss12000_grade"),
+                                   (f"20261201T100500Z-{build_id[:8]}m", "mart_group_term", "mart_candidate.group_term")):
             for i, (severity, success) in enumerate((("critical", not (mart_critical_failed and suite.startswith("mart"))),
                                                      ("critical", True), ("warning", False))):
                 conn.execute(
