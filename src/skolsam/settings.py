@@ -56,8 +56,8 @@ class Settings:
     # addresses; the notifier's recipients when empty).
     report_recipients: str = ""
     # Hours the report DAG waits for its term's marts before it fails, and minutes between looks.
-    report_marts_wait_hours: int = 168
-    report_marts_poke_minutes: int = 30
+    report_marts_wait_hours: float = 168.0
+    report_marts_poke_minutes: float = 30.0
     # Days an analyst has to approve or reject a draft; then the approval task fails and nothing is published.
     report_approval_days: int = 14
 
