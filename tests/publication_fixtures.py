@@ -6,10 +6,11 @@ from __future__ import annotations
 from skolsam.warehouse.connection import connect
 from test_report import example_rows, fill_mart
 
-BUILD_ID = "b0117d0000000000000000000000cafe"
+RAW_BUILD_ID = "b0117d0000000000000000000000cafe"
+BUILD_ID = "b0117d00-0000-0000-0000-00000000cafe"  # as reports and manifests show it (dashed UUID form)
 
 
-def record_build(url: str, build_id: str = BUILD_ID, terms: str = "HT2025,VT2026", *,
+def record_build(url: str, build_id: str = RAW_BUILD_ID, terms: str = "HT2025,VT2026", *,
                  mart_critical_failed: bool = False) -> None:
     with connect(url) as conn, conn.transaction():
         for gate, suite, table in ((f"20261201T100000Z-{build_id[:8]}s", "staging_ss12000_grade", "staging.ss12000_grade"),
