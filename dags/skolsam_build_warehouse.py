@@ -57,7 +57,8 @@ def skolsam_build_warehouse():
         def gate(warehouse_url: str, schema: str) -> None:
             mart_gate(warehouse_url, schema, settings=settings)
 
-        return build_warehouse(url, settings, terms=terms, gate=gate)
+        return build_warehouse(url, settings, terms=terms, gate=gate,
+                               mart_pseudonymiser=runtime.mart_pseudonymiser())
 
     @task(outlets=[MARTS])
     def apply_grants() -> None:

@@ -44,6 +44,7 @@ def skolsam_ingest_enrollment():
         return ingest_landing(
             landing_location(settings), url, runtime.pseudonymiser(), settings,
             create=not settings.enrollment_landing,  # the default folder is made; a configured one must exist
+            mart_pseudonymiser=runtime.mart_pseudonymiser(),  # an erasure finds the pupil's per-term mart rows
         )
 
     @task(outlets=[STAGING_ENROLLMENT])

@@ -27,7 +27,7 @@ def skolsam_maintenance():
         from skolsam import maintenance
         from skolsam.airflow import runtime
 
-        return maintenance.enforce_erasures(runtime.warehouse_url())
+        return maintenance.enforce_erasures(runtime.warehouse_url(), runtime.mart_pseudonymiser())
 
     @task
     def purge_audit() -> dict:

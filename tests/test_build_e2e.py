@@ -17,6 +17,7 @@ import pytest
 
 from skolsam.settings import Settings
 from skolsam.warehouse import build
+from term_keys import participant_rows
 from test_build_core import TERMS, Staging, fresh_warehouse, query, query_dicts
 
 pytestmark = pytest.mark.postgres
@@ -154,7 +155,7 @@ def city(pg_admin_url):
 def test_participants_counted_once_per_programme_and_term(city):
     url, world, result = city
     expected = {k for k in participations(world) if not world["pupils"][k[0]]["protected"]}
-    got = query(url, "SELECT student_key, programme, term FROM mart.participant_term")
+    got = [(r["student_key"], r["programme"], r["term"]) for r in participant_rows(url)]
     assert len(got) == len(set(got))
     assert set(got) == expected
     unmatched = defaultdict(set)
@@ -166,7 +167,7 @@ def test_participants_counted_once_per_programme_and_term(city):
 
 def test_participant_measures_match_the_python_reference(city):
     url, world, _ = city
-    for r in query_dicts(url, "SELECT * FROM mart.participant_term"):
+    for r in participant_rows(url):
         p = world["pupils"][r["student_key"]]
         m = measures(p["grades"].get(r["term"]))
         assert r["share_passed"] == (None if m["share"] is None else pytest.approx(m["share"])), r["student_key"]

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 import enrollment_files as ef
+from term_keys import term_key
 from skolsam.enrollment.erasure import erase
 from skolsam.enrollment.intake import ingest_file, ingest_landing
 from skolsam.warehouse.connection import connect, transaction
@@ -41,7 +42,8 @@ def seed_education(url: str, student_key: str, person_ref: str, n: int) -> None:
         for schema in ("mart", "mart_candidate"):
             conn.execute(f"""INSERT INTO {schema}.participant_term (student_key, programme, term, district, sex,
                              subjects_graded, subjects_passed, prev_term) VALUES
-                             (%s, 'PPSS', 'HT2025', 'Järva', 'Kvinna', 1, 1, 'VT2025')""", (student_key,))
+                             (%s, 'PPSS', 'HT2025', 'Järva', 'Kvinna', 1, 1, 'VT2025')""",
+                         (term_key(student_key, "HT2025"),))  # the per-term pseudonym, as the build writes it
 
 
 def everything_about(url: str, student_key: str, person_ref: str) -> dict[str, int]:
@@ -56,7 +58,9 @@ def everything_about(url: str, student_key: str, person_ref: str) -> dict[str, i
                     (schema, table, col) == ("audit", "erased_ref", "person_ref"):
                 continue
             n = conn.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE "{col}"::text LIKE %s OR '
-                             f'"{col}"::text LIKE %s', (f"%{student_key}%", f"%{person_ref}%")).fetchone()[0]
+                             f'"{col}"::text LIKE %s OR "{col}"::text LIKE %s',
+                             (f"%{student_key}%", f"%{person_ref}%",
+                              f"%{term_key(student_key, 'HT2025')}%")).fetchone()[0]
             if n:
                 found[f"{schema}.{table}.{col}"] = n
     return found

@@ -13,7 +13,7 @@ from skolsam import identity
 from skolsam.generate.ids import civic_number, format_civic
 from skolsam.pseudonym import KEY_MIN_BYTES, Pseudonymiser, load_key
 
-KEY = "test-key-not-a-secret-0123456789abcdef"
+from conftest import TEST_KEY as KEY
 
 
 def _make(yyyymmdd: str, serial: str) -> str:
@@ -143,7 +143,7 @@ def test_short_keys_refused_and_repr_hides_the_key():
 
 def test_load_key_order_and_key_file(tmp_path, monkeypatch):
     monkeypatch.delenv("SKOLSAM_PSEUDONYM_KEY", raising=False)
-    assert load_key("explicit-key-0123456789") == b"explicit-key-0123456789"
+    assert load_key("explicit-key-0123456789") == b"explicit-key-0123456789"  # checked where it is used
     monkeypatch.setenv("SKOLSAM_PSEUDONYM_KEY", "from-env-0123456789abcdef")
     assert load_key(home=tmp_path) == b"from-env-0123456789abcdef"
     monkeypatch.delenv("SKOLSAM_PSEUDONYM_KEY")

@@ -17,8 +17,10 @@ from ss12000_fixtures import (
 )
 
 from skolsam.ss12000 import extract as ex
+from skolsam.ss12000 import pipeline
+from skolsam.warehouse import bulk
 from skolsam.ss12000.extract import ENTITIES, ApiConfig, ExtractError, extract_entity
-from skolsam.ss12000.server import running_server
+from skolsam.standin.running import running_server
 from skolsam.warehouse.connection import connect
 
 pytestmark = pytest.mark.postgres
@@ -34,7 +36,7 @@ def dataset(tmp_path) -> Path:
 
 @pytest.fixture
 def server(dataset, tmp_path):
-    with running_server(dataset, index_dir=tmp_path / "index", retry_after=0, slow_seconds=0.01) as url:
+    with running_server(dataset, index_dir=tmp_path / "index", retry_after=0, slow_seconds=0.01, demo=True) as url:
         yield url
 
 
@@ -177,8 +179,8 @@ def test_faulty_server_gives_the_same_staging_as_a_clean_one(warehouse_url, serv
     server.faults.configure(rate=0.2, kinds=("429", "500", "drop", "slow", "corrupt"), seed=11, retry_after=0,
                             slow_seconds=0.01)
     with monkeypatch.context() as m:
-        m.setattr(ex, "USE_TYPED_DECODERS", False)
-        m.setattr(ex._BulkTarget, "possible", staticmethod(lambda conn, table: False))
+        m.setattr(pipeline, "USE_TYPED_DECODERS", False)
+        m.setattr(bulk.BulkTarget, "possible", staticmethod(lambda conn, table: False))
         faulty = _extract_all(warehouse_url, _api(server, page_size=5), pseudonymiser)
     injected = dict(server.faults.injected)
     assert sum(injected.values()) >= 10 and {"429", "500", "drop"} <= set(injected)
@@ -321,7 +323,7 @@ def test_generated_dataset_end_to_end(warehouse_url, tmp_path, pseudonymiser):
 
     manifest = generate_dataset(tmp_path / "city", pupils=120, seed=3, terms=TERMS)
     dataset = tmp_path / "city"
-    with running_server(dataset, index_dir=tmp_path / "index") as url:
+    with running_server(dataset, index_dir=tmp_path / "index", demo=True) as url:
         summaries = _extract_all(warehouse_url, _api(url, page_size=500), pseudonymiser)
     counts = manifest.counts
     assert summaries["persons"]["rows_loaded"] == counts["persons"]

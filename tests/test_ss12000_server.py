@@ -19,7 +19,7 @@ from conftest import ss12000_spec_path
 from ss12000_fixtures import HT2025, VT2026, build_dataset, read_entity, read_jsonl, uid, window_sums, write_jsonl
 
 from skolsam.ss12000.client import RetryPolicy, SS12000AuthError, SS12000Client, SS12000Error
-from skolsam.ss12000.server import running_server
+from skolsam.standin.running import running_server
 
 SPEC = ss12000_spec_path()
 SPEC_HOST = "http://some.server.se"  # the spec's servers entry is http://some.server.se/v2.0
@@ -32,7 +32,7 @@ def dataset(tmp_path) -> Path:
 
 @pytest.fixture
 def server(dataset, tmp_path):
-    with running_server(dataset, index_dir=tmp_path / "index", retry_after=0, slow_seconds=0.05) as url:
+    with running_server(dataset, index_dir=tmp_path / "index", retry_after=0, slow_seconds=0.05, demo=True) as url:
         yield url
 
 
@@ -366,7 +366,7 @@ def test_client_gives_up_with_a_clear_error(server):
 
 
 def test_server_in_a_child_process(dataset, tmp_path):
-    with running_server(dataset, in_process=False, index_dir=tmp_path / "index", fail_rate=0.3, fault_seed=5,
+    with running_server(dataset, in_process=False, demo=True, index_dir=tmp_path / "index", fail_rate=0.3, fault_seed=5,
                         fail_kinds="429,500", retry_after=0) as url:
         assert url.startswith("http://127.0.0.1:")
         with _client(url) as client:

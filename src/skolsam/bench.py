@@ -159,7 +159,7 @@ def dag_parse_seconds() -> dict[str, float]:
 def run_bench(pupils: int = 40000, seed: int = 1, terms: list[str] | None = None,
               warehouse_url: str | None = None, log=print) -> dict:
     from .generate import generate_dataset
-    from .ss12000.server import running_server
+    from .standin.running import running_server
 
     terms = terms or ["HT2025", "VT2026"]
     home = project_home() / "bench"
@@ -186,7 +186,7 @@ def run_bench(pupils: int = 40000, seed: int = 1, terms: list[str] | None = None
 
     log(f"warehouse: {connection.redact(url)}")
     t0 = time.perf_counter()
-    with running_server(dataset, in_process=False) as base_url:
+    with running_server(dataset, in_process=False, demo=True) as base_url:
         stages["server_index"] = {"seconds": round(time.perf_counter() - t0, 2)}
         log(f"  {'server_index':<16} {stages['server_index']['seconds']:>8.2f} s   (outside the pipeline)")
         t_pipeline = time.perf_counter()

@@ -38,7 +38,7 @@ class DemoResult:
 def run_demo(dataset: Path, warehouse_url: str | None = None, *, home: Path | None = None,
              client_id: str = "skolsam", client_secret: str = "skolsam", echo=print) -> DemoResult:
     from .airflow import local
-    from .ss12000.server import running_server
+    from .standin.running import running_server
 
     dataset = Path(dataset).resolve()
     if not (dataset / "ss12000").is_dir():
@@ -54,7 +54,7 @@ def run_demo(dataset: Path, warehouse_url: str | None = None, *, home: Path | No
         shutil.copy2(csv_file, landing / csv_file.name)
 
     result = DemoResult(warehouse_url=url, report_dir=home / "reports" / "published")
-    with running_server(dataset, client_id=client_id, client_secret=client_secret) as base_url:
+    with running_server(dataset, client_id=client_id, client_secret=client_secret, demo=True) as base_url:
         echo(f"SS 12000 stand-in server: {base_url}")
         env = local.prepare_home(
             home / "airflow",

@@ -95,3 +95,15 @@ def luhn_check_digit(nine_digits: str) -> int:
 
 # Any run of digits that could be a personnummer, used by privacy scans in tests and tools.
 CANDIDATE = re.compile(r"(?<!\d)(?:\d{8}|\d{6})[-+]?\d{4}(?!\d)")
+
+
+# A personnummer-looking run in free text such as a file name: 6 or 8 digits, an optional separator
+# (also ``_``, ``.`` or a space, as people type them in names), 4 digits. Wider than CANDIDATE on purpose:
+# a date and time (``20250901_1200``) is scrubbed too, which costs nothing.
+_TEXT_CANDIDATE = re.compile(r"(?<!\d)(?:\d{8}|\d{6})[-+_. ]?\d{4}(?!\d)")
+SCRUBBED = "XXXXXXXX-XXXX"
+
+
+def scrub(text: str) -> str:
+    """``text`` with every run that could be a personnummer replaced by XXXXXXXX-XXXX (issue 17, finding 7)."""
+    return _TEXT_CANDIDATE.sub(SCRUBBED, text)

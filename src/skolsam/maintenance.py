@@ -31,7 +31,7 @@ def purge_audit(url: str, retention_days: int) -> dict[str, int]:
     return removed
 
 
-def enforce_erasures(url: str) -> dict[str, int]:
+def enforce_erasures(url: str, mart_pseudonymiser=None) -> dict[str, int]:
     """Delete, in every schema, any row about a pupil on the erasure lists (a safety net behind the loads)."""
     removed: dict[str, int] = {}
     with connect(url) as conn, conn.transaction():
@@ -41,7 +41,11 @@ def enforce_erasures(url: str) -> dict[str, int]:
                  AND column_name IN ('student_key', 'person_ref')
                ORDER BY 1, 2"""
         ).fetchall()
+        from .mart_pseudonym import TERM_KEYED, erase_term_keyed
+
         for schema, table, column in tables:
+            if (schema, table) in TERM_KEYED:
+                continue  # per-term pseudonyms: below
             kind = conn.execute(
                 "SELECT table_type FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
                 (schema, table),
@@ -54,6 +58,10 @@ def enforce_erasures(url: str) -> dict[str, int]:
             )
             if cur.rowcount:
                 removed[f"{schema}.{table}"] = cur.rowcount
+        erased = [k for (k,) in conn.execute("SELECT student_key FROM audit.erased_key")]
+        for name, n in erase_term_keyed(conn, erased, mart_pseudonymiser).items():
+            if n:
+                removed[name] = n
     return removed
 
 
@@ -67,25 +75,15 @@ def purge_landing_archive(landing, retention_days: int, *, now: float | None = N
 
     Those files are the raw deliveries: personnummer and names. The warehouse keeps only pseudonyms, so
     the raw files are kept just long enough to re-process a delivery, then removed. Returns the count.
+    Deletes regular files only and follows no link (issue 17, finding 3).
     """
     import time
 
-    from .enrollment.intake import ARCHIVE, REJECTED, landing_fs
+    from .enrollment.intake import ARCHIVE, REJECTED, landing_handler
 
-    fs, root = landing_fs(landing)
+    folder = landing_handler(landing)
+    if not folder.exists():
+        return 0
     cutoff = (now if now is not None else time.time()) - retention_days * 86400
-    removed = 0
-    for sub in (ARCHIVE, REJECTED):
-        folder = f"{root.rstrip('/')}/{sub}"
-        if not fs.exists(folder):
-            continue
-        for entry in fs.ls(folder, detail=True):
-            if entry.get("type") != "file":
-                continue
-            modified = entry.get("mtime") or entry.get("LastModified") or entry.get("created")
-            if hasattr(modified, "timestamp"):
-                modified = modified.timestamp()
-            if modified is not None and float(modified) < cutoff:
-                fs.rm(entry["name"])
-                removed += 1
-    return removed
+    # Only regular files, never through a link (a symlinked archive/ raises landing.UnsafeLanding).
+    return sum(folder.purge(sub, cutoff) for sub in (ARCHIVE, REJECTED))

@@ -48,6 +48,24 @@ class Settings:
     # Days after a term's last school day before its report is due (grades are set in between).
     report_delay_days: int = 14
 
+    # --- SS 12000 client (SS 12000 engineer) -------------------------------------------------------------
+    # Most pages one entity run may fetch (a server that never stops handing out page tokens fails the run).
+    ss12000_max_pages: int = 100_000
+    # Seconds one entity run may spend reading pages before it fails with nothing loaded.
+    ss12000_time_budget_seconds: int = 3600
+    # How far past the server's clock (its Date header) a meta.modified may lie; later ones are quarantined
+    # (timestamp_in_future) and never move a watermark.
+    ss12000_clock_margin_seconds: int = 300
+    # Time zone for SS 12000 timestamps written without one (a source's own setting wins).
+    ss12000_time_zone: str = "Europe/Stockholm"
+    # Query parameters resent on every page besides the spec's required ones: "all", or a comma list such as
+    # "meta.modified.after" (for servers whose page tokens do not carry the filters; a source's setting wins).
+    ss12000_resend_params: str = ""
+    # --- security & intake (issue 17) ---
+    # Largest enrollment list (CSV or .xlsx) the intake reads, in bytes. A larger file is rejected whole
+    # (reason file_too_large) after a checksum pass in chunks, never read into memory; a real list of a few
+    # thousand rows is well under 1 MB.
+    enrollment_max_file_bytes: int = 20_000_000
     # --- tools: report sign-off and publication, exports, administrators' page ---
     # Where report drafts and published reports are kept: a path or an fsspec URL (s3://, sftp://, ...)
     # that every worker reaches. Default: $SKOLSAM_HOME/reports.

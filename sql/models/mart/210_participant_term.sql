@@ -4,6 +4,9 @@
 -- A participant without grades has subjects_graded = subjects_passed = 0 and NULL grade measures; without
 -- attendance, NULL minutes and rates. prev_* come from the previous term whether or not the pupil took
 -- part then; each *_change is this term minus the previous term, NULL when either is NULL.
+-- student_key is the per-term pseudonym (DESIGN 5): the build fills participant_term_key (session-local,
+-- see skolsam/mart_pseudonym.py) with an HMAC of the warehouse key and the term under the mart key, so the
+-- analysts' rows link neither across terms nor to staging and core.
 TRUNCATE mart_candidate.participant_term;
 
 INSERT INTO mart_candidate.participant_term (
@@ -14,7 +17,7 @@ INSERT INTO mart_candidate.participant_term (
     absence_rate, invalid_absence_rate, absence_band,
     prev_term, prev_share_passed, share_passed_change, prev_merit_value, merit_value_change,
     prev_absence_rate, absence_rate_change)
-SELECT fp.student_key, fp.programme, fp.term, fp.district, m.school_unit_code, m.school_year, dp.sex,
+SELECT tk.term_key, fp.programme, fp.term, fp.district, m.school_unit_code, m.school_year, dp.sex,
        coalesce(m.subjects_graded, 0), coalesce(m.subjects_passed, 0), m.share_passed, m.merit_value,
        m.eligible_vocational, m.eligible_hp_ek_hu_sa, m.eligible_hp_na_te, m.eligible_hp_es,
        m.offered_minutes, m.attended_minutes, m.valid_absence_minutes, m.invalid_absence_minutes,
@@ -27,6 +30,7 @@ FROM core.fact_participation fp
 JOIN core.build_term b ON b.term = fp.term
 JOIN core.dim_term t ON t.term = fp.term
 JOIN core.dim_pupil dp ON dp.student_key = fp.student_key
+JOIN participant_term_key tk ON tk.student_key = fp.student_key AND tk.term = fp.term
 LEFT JOIN core.pupil_term_measure m ON m.student_key = fp.student_key AND m.term = fp.term
 LEFT JOIN core.pupil_term_measure pm ON pm.student_key = fp.student_key AND pm.term = t.prev_term
 WHERE NOT dp.protected;

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 WAREHOUSE_CONN_ID = "skolsam_warehouse"
 SS12000_CONN_ID = "skolsam_ss12000"
 PSEUDONYM_CONN_ID = "skolsam_pseudonym"
+MART_PSEUDONYM_CONN_ID = "skolsam_mart_pseudonym"  # the second key: per-term pupil keys of the mart
 
 
 def _connection(conn_id: str):
@@ -47,6 +48,17 @@ def pseudonymiser():
     if conn is not None and conn.password:
         return Pseudonymiser(conn.password)
     return Pseudonymiser(load_key())
+
+
+def mart_pseudonymiser():
+    """The per-term key of mart.participant_term: Connection skolsam_mart_pseudonym (password field), else
+    SKOLSAM_MART_PSEUDONYM_KEY or the local key file, like the pseudonym key."""
+    from skolsam.pseudonym import TermPseudonymiser, load_mart_key
+
+    conn = _connection(MART_PSEUDONYM_CONN_ID)
+    if conn is not None and conn.password:
+        return TermPseudonymiser(conn.password)
+    return TermPseudonymiser(load_mart_key())
 
 
 def settings():

@@ -64,7 +64,7 @@ class SS12000Hook(BaseHook):
 
     def api_config(self, page_size: int = 5000):
         """The extractor's ApiConfig for this connection."""
-        from skolsam.ss12000.extract import ApiConfig
+        from skolsam.ss12000.client import ApiConfig
 
         s = self._connection_settings()
         return ApiConfig(s["base_url"], s["token_url"], s["client_id"], s["client_secret"], page_size,

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..pseudonym import default as default_pseudonymiser
     from ..settings import Settings
     from ..ss12000.extract import ENTITIES, ApiConfig, ExtractError, extract_entity
-    from ..ss12000.server import running_server
+    from ..standin.running import running_server
     from ..warehouse import connection, migrate
 
     settings = Settings.load()
@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         if args.dataset is not None:
             secret = secret or "skolsam"
-            base = stack.enter_context(running_server(args.dataset, client_id=args.client_id, client_secret=secret))
+            base = stack.enter_context(running_server(args.dataset, client_id=args.client_id, client_secret=secret,
+                                                      demo=True))
         else:
             base = args.base_url
             if not secret:

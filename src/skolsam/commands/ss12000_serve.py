@@ -15,6 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port; the URL is printed)")
     p.add_argument("--client-id", default="skolsam")
     p.add_argument("--client-secret", default="skolsam")
+    p.add_argument("--demo", action="store_true",
+                   help="demo mode: accept the default client id and secret (skolsam/skolsam); refused otherwise")
     p.add_argument("--token-ttl", type=int, default=3600, help="seconds an access token stays valid")
     p.add_argument("--max-page-size", type=int, default=10_000, help="largest page served (default 10000)")
     p.add_argument("--index-dir", type=Path, default=None,
@@ -30,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..ss12000.server import serve
+    from ..standin.running import serve
 
     serve(
         args.dataset,
@@ -38,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         echo=lambda line: print(line, flush=True),
+        demo=args.demo,
         client_id=args.client_id,
         client_secret=args.client_secret,
         token_ttl=args.token_ttl,

@@ -7,6 +7,9 @@ counts are exact even where a foreign key cascades). The keys go to ``audit.eras
 ``audit.erased_ref`` so later loads drop the pupil, quarantine rows pointing at them lose that pointer, and
 ``audit.erasure`` records the reason and the rows removed per table: no identity beyond the erased-key list.
 
+``mart.participant_term`` holds per-term pseudonyms (skolsam.mart_pseudonym): its rows are found by
+computing the pupil's term keys with the mart key (``mart_pseudonymiser``, default the configured one).
+
 Runs inside the caller's transaction: the erasure and whatever triggered it commit or roll back together.
 Aggregates without a key (``mart.group_term``) are recomputed by the next warehouse build, which the
 intake triggers through its Asset.
@@ -71,6 +74,8 @@ def erase(
     student_keys: Iterable[str],
     reason: str,
     run_id: int | None = None,
+    *,
+    mart_pseudonymiser=None,
 ) -> dict[str, int]:
     """Erase the pupils with these keys everywhere; returns rows removed per table ("schema.table": n).
 
@@ -90,8 +95,12 @@ def erase(
             (keys,),
         )]
 
+    from ..mart_pseudonym import TERM_KEYED, erase_term_keyed
+
     removed: dict[str, int] = {}
     for schema, table, columns in _key_tables(conn):
+        if (schema, table) in TERM_KEYED:
+            continue  # per-term pseudonyms: below
         conditions = []
         params: list[list[str]] = []
         if "student_key" in columns:
@@ -107,6 +116,7 @@ def erase(
             sql.Identifier(schema, table), sql.SQL(" OR ").join(conditions)
         )
         removed[f"{schema}.{table}"] = conn.execute(stmt, params).rowcount
+    removed.update(erase_term_keyed(conn, keys, mart_pseudonymiser))
 
     with conn.cursor() as cur:
         cur.executemany(

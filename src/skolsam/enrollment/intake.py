@@ -6,11 +6,15 @@ Airflow a URL whose scheme has an Airflow filesystem goes through ``ObjectStorag
 come from an Airflow Connection (``s3://aws_default@bucket/landing``); elsewhere (the command line, tests, a
 scheme Airflow has no filesystem for) plain fsspec is used, with its own credential lookup.
 
-Each ``*.csv`` directly in the folder is one delivery, processed in name order:
+Each ``*.csv`` or ``*.xlsx`` (and ``*.xlsm``, to reject it) directly in the folder is one delivery,
+processed in name order. File operations are safe against symbolic links (skolsam.enrollment.landing); a
+file larger than ``enrollment_max_file_bytes`` is rejected without being read into memory; the file is
+read as a stream (csvfile, xlsxfile). The file's name is scrubbed of anything that looks like a
+personnummer (identity.scrub) before it is stored, logged, returned or used as its archive name.
 
 - its sha256 is computed; a checksum already in ``staging.enrollment_file`` is a re-delivery: nothing
   changes in the warehouse (an ``audit.load_run`` row says 'skipped') and the file is moved on;
-- ``radering*.csv`` / ``erasure*.csv`` are erasure requests (column ``personnummer``, optional ``orsak``),
+- ``radering*`` / ``erasure*`` lists are erasure requests (column ``personnummer``, optional ``orsak``),
   every other file is an enrollment list (DESIGN 3.2);
 - a file that cannot be read as a list (empty, binary, missing required columns, ...) is rejected whole:
   moved to ``rejected/`` with ``<name>.reason.txt`` beside it (the reason code, the checksum, never content),
@@ -33,28 +37,35 @@ import posixpath
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from .. import identity
 from ..pseudonym import Pseudonymiser
 from ..settings import Settings, project_home
 from ..warehouse.audit import LoadRun
 from ..warehouse.connection import connect
 from . import csvfile
+from .landing import ARCHIVE, REJECTED, UnsafeLanding, open_landing
 from .load import SOURCE, load_parsed
 
 log = logging.getLogger(__name__)
 
-ARCHIVE = "archive"
-REJECTED = "rejected"
+__all__ = ["ARCHIVE", "REJECTED", "UnsafeLanding", "ingest_file", "ingest_landing", "landing_location"]
+
 REASON_SUFFIX = ".reason.txt"
-_ERASURE_NAME = re.compile(r"^(radering|erasure)[^/]*\.csv$", re.IGNORECASE)
-_LIST_NAME = re.compile(r"^[^.~][^/]*\.csv$", re.IGNORECASE)  # no hidden files, no Excel lock files (~$x.csv)
+_ERASURE_NAME = re.compile(r"^(radering|erasure)[^/]*\.(csv|xlsx|xlsm)$", re.IGNORECASE)
+# No hidden files, no Excel lock files (~$x.csv); .xlsm is picked up only to be rejected (macros).
+_LIST_NAME = re.compile(r"^[^.~][^/]*\.(csv|xlsx|xlsm)$", re.IGNORECASE)
 _LOCK_ID = 731_200_101  # one intake at a time merges into staging.enrollment
+NOT_REGULAR = "not_regular_file"
+CHUNK = 1 << 16
+
+Opener = Callable[[], Any]
 
 
 class IntakeError(RuntimeError):
     """A file could not be processed for a reason other than its content. The message names the file
-    and the kind of error only."""
+    (scrubbed) and the kind of error only."""
 
 
 class LandingNotFound(IntakeError):
@@ -63,7 +74,7 @@ class LandingNotFound(IntakeError):
 
 @dataclass
 class FileResult:
-    name: str
+    name: str  # scrubbed of personnummer-like runs (identity.scrub)
     status: str  # loaded | rejected | skipped | failed
     kind: str  # enrollment | erasure
     checksum: str | None = None
@@ -88,8 +99,29 @@ def file_kind(name: str) -> str:
     return csvfile.ERASURE if _ERASURE_NAME.match(name) else csvfile.ENROLLMENT
 
 
+def file_format(name: str) -> str:
+    """'csv', 'xlsx' or 'xlsm' by the name's ending."""
+    return name.rsplit(".", 1)[-1].lower() if "." in name else "csv"
+
+
+def shown_name(name: str) -> str:
+    """The name as stored, logged and archived: personnummer-like runs replaced (issue 17, finding 7)."""
+    return identity.scrub(name)
+
+
 def checksum(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def hash_stream(open_stream: Opener) -> tuple[str, int]:
+    """(sha256, size) of a file, read in chunks."""
+    sha = hashlib.sha256()
+    size = 0
+    with open_stream() as fh:
+        while chunk := fh.read(CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+    return sha.hexdigest(), size
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -115,7 +147,7 @@ def landing_fs(landing: Any):
 
     if _is_local(location):
         path = location.split("://", 1)[1] if "://" in location else location
-        return fsspec.filesystem("file"), str(Path(path).expanduser().resolve())
+        return fsspec.filesystem("file"), os.path.realpath(Path(path).expanduser())
     scheme = location.split("://", 1)[0].lower()
     if os.environ.get("AIRFLOW_CTX_DAG_ID"):  # inside an Airflow task: Connections can be resolved
         try:
@@ -133,34 +165,9 @@ def landing_fs(landing: Any):
     return fs, root
 
 
-def list_new_files(fs, root: str) -> list[str]:
-    """Paths of the deliveries waiting in the landing folder (``*.csv``, not in a subfolder), by name."""
-    found = []
-    for entry in fs.ls(root, detail=True):
-        if entry.get("type") != "file":
-            continue
-        name = posixpath.basename(str(entry["name"]).rstrip("/"))
-        if _LIST_NAME.match(name):
-            found.append(str(entry["name"]))
-    return sorted(found, key=lambda p: posixpath.basename(p))
-
-
-def _free_name(fs, folder: str, name: str, digest: str | None) -> str:
-    target = posixpath.join(folder, name)
-    if not fs.exists(target):
-        return target
-    stem, dot, ext = name.rpartition(".")
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    tag = f"{(digest or '')[:12]}-{stamp}".strip("-")
-    return posixpath.join(folder, f"{stem}.{tag}{dot}{ext}" if dot else f"{name}.{tag}")
-
-
-def _move(fs, root: str, path: str, sub: str, digest: str | None) -> str:
-    folder = posixpath.join(root, sub)
-    fs.makedirs(folder, exist_ok=True)
-    target = _free_name(fs, folder, posixpath.basename(path), digest)
-    fs.mv(path, target)
-    return target
+def landing_handler(landing: Any):
+    """The symlink-safe handler (landing.LocalLanding / RemoteLanding) of a landing location."""
+    return open_landing(*landing_fs(landing))
 
 
 def _reason_text(result: FileResult, detail: str | None) -> str:
@@ -195,33 +202,57 @@ def _record_file(conn, result: FileResult) -> None:
     )
 
 
-def process_bytes(name: str, data: bytes, warehouse_url: str, pseudonymiser: Pseudonymiser,
-                  settings: Settings | None = None) -> tuple[FileResult, str | None]:
-    """Load one delivery given as bytes. Returns the result and, for a rejected file, a detail for its
-    reason file. Raises IntakeError (with no content in it) when the warehouse work fails.
+def parse_delivery(name: str, open_stream: Opener, kind: str) -> csvfile.ParsedFile:
+    """Read a delivery by its format; raises csvfile.FileRejected with a reason code."""
+    fmt = file_format(name)
+    if fmt == "csv":
+        return csvfile.parse_stream(open_stream, kind)
+    from . import xlsxfile
 
-    ``settings`` is accepted for the callers' sake; the row rules are the list contract's (DESIGN 3.2) and
-    take no thresholds today."""
+    if fmt == "xlsm":
+        raise csvfile.FileRejected(xlsxfile.MACROS, "a macro-enabled workbook (.xlsm)")
+    return xlsxfile.parse_stream(open_stream, kind)
+
+
+def process_stream(name: str, open_stream: Opener, warehouse_url: str, pseudonymiser: Pseudonymiser,
+                   settings: Settings | None = None, *, mart_pseudonymiser=None) -> tuple[FileResult, str | None]:
+    """Load one delivery read through ``open_stream`` (called for each pass over the file). Returns the
+    result and, for a rejected file, a detail for its reason file. Raises IntakeError (with no content in
+    it) when the warehouse work fails.
+
+    The file is checksummed in chunks first; one larger than ``enrollment_max_file_bytes`` is rejected
+    without being parsed (issue 17, finding 6)."""
+    settings = settings or Settings.load()
     kind = file_kind(name)
-    digest = checksum(data)
-    result = FileResult(name=name, status="failed", kind=kind, checksum=digest)
+    shown = shown_name(name)
+    result = FileResult(name=shown, status="failed", kind=kind)
+    try:
+        digest, size = hash_stream(open_stream)
+    except OSError as exc:
+        raise IntakeError(f"enrollment file {shown}: {type(exc).__name__}") from None
+    result.checksum = digest
 
     try:
         with connect(warehouse_url) as conn:
             seen = _known(conn, digest)
         if seen is not None:
             return _skipped(result, seen, warehouse_url)
-        run = LoadRun(warehouse_url, SOURCE, name).open()
+        run = LoadRun(warehouse_url, SOURCE, shown).open()
     except Exception as exc:
-        raise IntakeError(f"enrollment file {name}: {type(exc).__name__}") from None
+        raise IntakeError(f"enrollment file {shown}: {type(exc).__name__}") from None
     result.run_id = run.run_id
     detail: str | None = None
     try:
-        try:
-            parsed = csvfile.parse(data, kind)
-        except csvfile.FileRejected as rejected:
-            parsed = None
-            result.status, result.reason, detail = "rejected", rejected.reason, rejected.detail
+        parsed = None
+        limit = settings.enrollment_max_file_bytes
+        if limit and size > limit:
+            result.status, result.reason = "rejected", "file_too_large"
+            detail = f"{size} bytes, limit {limit} (setting enrollment_max_file_bytes)"
+        else:
+            try:
+                parsed = parse_delivery(name, open_stream, kind)
+            except csvfile.FileRejected as rejected:
+                result.status, result.reason, detail = "rejected", rejected.reason, rejected.detail
         with connect(warehouse_url) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
             seen = _known(conn, digest)
@@ -234,9 +265,9 @@ def process_bytes(name: str, data: bytes, warehouse_url: str, pseudonymiser: Pse
                 _record_file(conn, result)
                 run.close("rejected", result.reason, conn=conn)
                 return result, detail
-            result.encoding, result.delimiter = parsed.encoding, parsed.delimiter
-            outcome = load_parsed(conn, parsed, pseudonymiser, file_name=name, file_checksum=digest,
-                                  run_id=run.run_id)
+            result.encoding, result.delimiter = parsed.encoding, parsed.delimiter or None
+            outcome = load_parsed(conn, parsed, pseudonymiser, file_name=shown, file_checksum=digest,
+                                  run_id=run.run_id, mart_pseudonymiser=mart_pseudonymiser)
             result.status = "loaded"
             result.rows_read = outcome.rows_read
             result.rows_inserted, result.rows_updated = outcome.inserted, outcome.updated
@@ -260,7 +291,15 @@ def process_bytes(name: str, data: bytes, warehouse_url: str, pseudonymiser: Pse
         except Exception:
             pass
         # The original exception may quote a value (a database error can echo a row): not chained.
-        raise IntakeError(f"enrollment file {name}: {kind_of_error}") from None
+        raise IntakeError(f"enrollment file {shown}: {kind_of_error}") from None
+
+
+def process_bytes(name: str, data: bytes, warehouse_url: str, pseudonymiser: Pseudonymiser,
+                  settings: Settings | None = None, **kw) -> tuple[FileResult, str | None]:
+    """:func:`process_stream` over bytes held in memory (small files, tests)."""
+    import io
+
+    return process_stream(name, lambda: io.BytesIO(data), warehouse_url, pseudonymiser, settings, **kw)
 
 
 def _skipped(result: FileResult, seen: tuple[str, str | None], warehouse_url: str) -> tuple[FileResult, str | None]:
@@ -274,26 +313,32 @@ def _skipped(result: FileResult, seen: tuple[str, str | None], warehouse_url: st
     return result, (f"rejected earlier: {previous_reason}" if previous_status == "rejected" else None)
 
 
+def _file_opener(location: str) -> tuple[str, Opener]:
+    """(base name, opener) for one file given as a local path or URL; a local link is not followed."""
+    if _is_local(location):
+        p = Path(location.split("://", 1)[1] if "://" in location else location).expanduser()
+        from .landing import LocalLanding
+
+        return p.name, LocalLanding(str(p.parent)).opener(p.name)
+    from fsspec.core import url_to_fs
+
+    fs, fpath = url_to_fs(location)
+    return posixpath.basename(fpath), (lambda: fs.open(fpath, "rb"))
+
+
 def ingest_file(path: Any, warehouse_url: str, pseudonymiser: Pseudonymiser,
-                settings: Settings | None = None) -> dict[str, Any]:
+                settings: Settings | None = None, *, mart_pseudonymiser=None) -> dict[str, Any]:
     """Load one file (a local path or URL) into the warehouse; the file is left where it is.
 
     Returns the file's summary (JSON-serialisable, no personal data): name, status ('loaded', 'rejected',
     'skipped' or 'failed'), kind, checksum, rows_read, rows_loaded, rows_quarantined, rows_erased, reason.
     """
-    location = str(path)
-    if _is_local(location):
-        p = Path(location.split("://", 1)[1] if "://" in location else location)
-        name, data = p.name, p.read_bytes()
-    else:
-        from fsspec.core import url_to_fs
-
-        fs, fpath = url_to_fs(location)
-        name, data = posixpath.basename(fpath), fs.cat_file(fpath)
+    name, opener = _file_opener(str(path))
     try:
-        result, _ = process_bytes(name, data, warehouse_url, pseudonymiser, settings)
+        result, _ = process_stream(name, opener, warehouse_url, pseudonymiser, settings,
+                                   mart_pseudonymiser=mart_pseudonymiser)
     except IntakeError as exc:
-        return FileResult(name=name, status="failed", kind=file_kind(name), reason=str(exc)).as_dict()
+        return FileResult(name=shown_name(name), status="failed", kind=file_kind(name), reason=str(exc)).as_dict()
     return result.as_dict()
 
 
@@ -301,48 +346,75 @@ def ingest_file(path: Any, warehouse_url: str, pseudonymiser: Pseudonymiser,
 # the landing folder
 
 
+def _reject_link(folder, entry, warehouse_url: str) -> FileResult:
+    """A delivery that is a symbolic link (or a fifo, a device): not read; the link itself goes to rejected/."""
+    shown = shown_name(entry.name)
+    result = FileResult(name=shown, status="rejected", kind=file_kind(entry.name), reason=NOT_REGULAR)
+    run = LoadRun(warehouse_url, SOURCE, shown).open()
+    result.run_id = run.run_id
+    run.close("rejected", NOT_REGULAR)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    target = folder.move(entry.name, REJECTED, shown, stamp)
+    folder.write_new(REJECTED, posixpath.basename(target) + REASON_SUFFIX,
+                     _reason_text(result, "a symbolic link or special file; deliver the file itself").encode())
+    result.moved_to = target
+    return result
+
+
 def ingest_landing(landing: Any, warehouse_url: str, pseudonymiser: Pseudonymiser,
-                   settings: Settings | None = None, *, create: bool = False) -> dict[str, Any]:
+                   settings: Settings | None = None, *, create: bool = False,
+                   mart_pseudonymiser=None) -> dict[str, Any]:
     """Process every waiting delivery in the landing folder; returns a JSON-serialisable summary.
 
     ``{"files": [per-file summary, ...], "loaded": n, "rejected": n, "skipped": n, "failed": n,
     "rows_read": n, "rows_loaded": n, "rows_quarantined": n, "rows_erased": n, "changed": bool}``.
     ``changed`` is true when a file was loaded (staging.enrollment or an erasure may have changed).
-    A missing landing folder is an error unless ``create`` is set.
+    A missing landing folder is an error unless ``create`` is set; a symlinked ``archive/`` or
+    ``rejected/`` is an error (landing.UnsafeLanding) before any file is touched.
     """
-    fs, root = landing_fs(landing)
-    if not fs.exists(root):
+    settings = settings or Settings.load()
+    folder = landing_handler(landing)
+    if not folder.exists():
         if not create:
             raise LandingNotFound("the enrollment landing folder does not exist (setting enrollment_landing)")
-        fs.makedirs(root, exist_ok=True)
+        folder.makedirs()
+    folder.check()
     results: list[FileResult] = []
-    for path in list_new_files(fs, root):
-        name = posixpath.basename(path)
-        try:
-            data = fs.cat_file(path)
-        except Exception as exc:
-            log.warning("enrollment file %s: could not be read (%s); left in place", name, type(exc).__name__)
-            results.append(FileResult(name=name, status="failed", kind=file_kind(name), reason="unreadable_file"))
+    for entry in sorted(folder.entries(), key=lambda e: e.name):
+        if not _LIST_NAME.match(entry.name):
+            continue
+        shown = shown_name(entry.name)
+        if not entry.regular:
+            try:
+                results.append(_reject_link(folder, entry, warehouse_url))
+                log.warning("enrollment file %s: not a regular file (a link?); rejected unread", shown)
+            except Exception as exc:
+                log.error("enrollment file %s: not a regular file, and could not be set aside (%s)", shown,
+                          type(exc).__name__)
+                results.append(FileResult(name=shown, status="failed", kind=file_kind(entry.name),
+                                          reason=NOT_REGULAR))
             continue
         try:
-            result, detail = process_bytes(name, data, warehouse_url, pseudonymiser, settings)
+            result, detail = process_stream(entry.name, folder.opener(entry.name), warehouse_url, pseudonymiser,
+                                            settings, mart_pseudonymiser=mart_pseudonymiser)
         except IntakeError as exc:
             log.error("%s; left in the landing folder for the next run", exc)
-            results.append(FileResult(name=name, status="failed", kind=file_kind(name), checksum=checksum(data),
-                                      reason="load_failed"))
+            results.append(FileResult(name=shown, status="failed", kind=file_kind(entry.name), reason="load_failed"))
             continue
-        finally:
-            data = b""
         rejected = result.status == "rejected" or (result.status == "skipped" and result.reason == "already_rejected")
         sub = REJECTED if rejected else ARCHIVE
         try:
-            target = _move(fs, root, path, sub, result.checksum)
+            target = folder.move(entry.name, sub, shown, (result.checksum or "")[:12] + "-" +
+                                 dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f"))
             if rejected:
-                fs.pipe_file(target + REASON_SUFFIX, _reason_text(result, detail).encode("utf-8"))
-            result.moved_to = posixpath.relpath(target, root)
+                folder.write_new(sub, posixpath.basename(target) + REASON_SUFFIX,
+                                 _reason_text(result, detail).encode("utf-8"))
+            result.moved_to = target
+        except UnsafeLanding:
+            raise
         except Exception as exc:  # loaded, but still in the landing folder: the next run only moves it
-            log.warning("enrollment file %s: processed but not moved (%s)", name, type(exc).__name__)
-        log.info("enrollment file %s: %s (%d read, %d loaded, %d quarantined%s)", name, result.status,
+            log.warning("enrollment file %s: processed but not moved (%s)", shown, type(exc).__name__)
+        log.info("enrollment file %s: %s (%d read, %d loaded, %d quarantined%s)", shown, result.status,
                  result.rows_read, result.rows_loaded, result.rows_quarantined,
                  f", reason {result.reason}" if result.reason else "")
         results.append(result)

@@ -65,13 +65,15 @@ class _Candidate:
 
 
 def load_parsed(conn: psycopg.Connection, parsed: ParsedFile, pseudonymiser: Pseudonymiser, *,
-                file_name: str, file_checksum: str, run_id: int | None) -> LoadOutcome:
+                file_name: str, file_checksum: str, run_id: int | None, mart_pseudonymiser=None) -> LoadOutcome:
+    """``mart_pseudonymiser`` (pseudonym.TermPseudonymiser) lets an erasure find the pupil's per-term rows
+    in mart.participant_term; without it the default mart key is used (see erasure.erase)."""
     if parsed.kind == ERASURE:
         return _load_erasure(conn, parsed, pseudonymiser, file_name=file_name, file_checksum=file_checksum,
-                             run_id=run_id)
+                             run_id=run_id, mart_pseudonymiser=mart_pseudonymiser)
     assert parsed.kind == ENROLLMENT
     return _load_enrollment(conn, parsed, pseudonymiser, file_name=file_name, file_checksum=file_checksum,
-                            run_id=run_id)
+                            run_id=run_id, mart_pseudonymiser=mart_pseudonymiser)
 
 
 def _quarantine(conn, out: LoadOutcome, rows: list[QuarantineRow], run_id, file_name, file_checksum) -> None:
@@ -88,7 +90,7 @@ def _erased_among(conn: psycopg.Connection, keys: set[str]) -> set[str]:
 
 
 def _load_enrollment(conn, parsed: ParsedFile, pseudonymiser: Pseudonymiser, *, file_name: str,
-                     file_checksum: str, run_id: int | None) -> LoadOutcome:
+                     file_checksum: str, run_id: int | None, mart_pseudonymiser=None) -> LoadOutcome:
     out = LoadOutcome(rows_read=len(parsed.rows))
     rejected: list[QuarantineRow] = []
     candidates: list[_Candidate] = []
@@ -109,7 +111,7 @@ def _load_enrollment(conn, parsed: ParsedFile, pseudonymiser: Pseudonymiser, *, 
 
     refused = {c.key for c in candidates if c.consent == v.CONSENT_REFUSED}
     if refused:
-        removed = erase(conn, refused, "consent_withdrawn", run_id)
+        removed = erase(conn, refused, "consent_withdrawn", run_id, mart_pseudonymiser=mart_pseudonymiser)
         out.rows_erased += sum(removed.values())
     erased = _erased_among(conn, {c.key for c in candidates})
     out.erased_pupils = len(refused)
@@ -181,7 +183,7 @@ def _also(reasons: list[str]) -> str | None:
 
 
 def _load_erasure(conn, parsed: ParsedFile, pseudonymiser: Pseudonymiser, *, file_name: str,
-                  file_checksum: str, run_id: int | None) -> LoadOutcome:
+                  file_checksum: str, run_id: int | None, mart_pseudonymiser=None) -> LoadOutcome:
     out = LoadOutcome(rows_read=len(parsed.rows))
     rejected: list[QuarantineRow] = []
     keys: set[str] = set()
@@ -195,7 +197,7 @@ def _load_erasure(conn, parsed: ParsedFile, pseudonymiser: Pseudonymiser, *, fil
         out.inserted += 1  # a request row acted upon
     parsed.rows.clear()
     if keys:
-        removed = erase(conn, keys, "erasure_request", run_id)
+        removed = erase(conn, keys, "erasure_request", run_id, mart_pseudonymiser=mart_pseudonymiser)
         out.rows_erased = sum(removed.values())
         out.erased_pupils = len(keys)
     _quarantine(conn, out, rejected, run_id, file_name, file_checksum)

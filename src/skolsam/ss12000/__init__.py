@@ -1,11 +1,12 @@
-"""SS 12000 (SIS TK450, implementation spec 2.1.0): the stand-in server, the API client and the extractor.
+"""SS 12000 (SIS TK450, implementation spec 2.1.0): the API client and the extractor.
 
-* :mod:`.index`   - a dataset folder indexed into SQLite (raw JSON text plus the keys we filter and sort on)
-* :mod:`.server`  - the stand-in server (Starlette + uvicorn) with bearer tokens, keyset pagination and
-  fault switches; ``running_server(dataset)`` for tests and the demo
-* :mod:`.client`  - httpx client: client-credentials tokens, pagination, retries with backoff
-* :mod:`.extract` - entity by entity into ``staging.ss12000_*``, pseudonymised at the door
-* :mod:`.bench`   - the extraction throughput benchmark
+* :mod:`.client`   - httpx client and its config (``ApiConfig``): tokens, pagination, retries with backoff
+* :mod:`.schema`   - typed records, value sets derived from them, validators, timestamps, reason codes
+* :mod:`.mappers`  - one mapper per entity family (catalogue, persons, grades, attendance)
+* :mod:`.pipeline` - fetch, map and COPY pages in three overlapping stages
+* :mod:`.loaders`  - per entity: where rows go, merges into staging, watermarks, deletions
+* :mod:`.extract`  - the entry points (``extract_entity``, ``extract_all``, ``resolve_terms``)
 
-Importing this package imports nothing heavy; each module pulls in what it needs.
+The stand-in server is apart, in :mod:`skolsam.standin`. Importing this package imports nothing heavy;
+each module pulls in what it needs.
 """

@@ -25,22 +25,14 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 import httpx
 import orjson
 
+from .config import (  # noqa: F401 (ApiConfig is re-exported: the client with its config)
+    REQUIRED_QUERY, ApiConfig, PageBudget, _resend_names, require_https, safe_url,
+)
+from .errors import SS12000AuthError, SS12000Error
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class SS12000Error(RuntimeError):
-    """A request to the SS 12000 API failed for good (message without personal data)."""
-
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
-
-
-class SS12000AuthError(SS12000Error):
-    pass
 
 
 @dataclass(frozen=True)
@@ -135,9 +127,19 @@ class SS12000Client:
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
         transport: httpx.BaseTransport | None = None,
+        static_token: str | None = None,
+        allow_http: bool = False,
+        resend_params: str | Iterable[str] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.token_url = token_url or self.base_url + "/token"
+        require_https(self.base_url, allow_http=allow_http)
+        if not static_token:
+            require_https(self.token_url, allow_http=allow_http)
+        self.static_token = static_token or None
+        self.budget: PageBudget | None = None  # set per entity run by the extractor
+        self.resend = _resend_names(resend_params)
+        self._resend_learned: dict[str, set[str]] = {}  # path -> filters a server asked for on later pages
         self.client_id = client_id
         self.client_secret = client_secret
         self.retry = retry or RetryPolicy()
@@ -168,6 +170,8 @@ class SS12000Client:
 
     # -- tokens ---------------------------------------------------------------------------------------
     def token(self) -> str:
+        if self.static_token:
+            return self.static_token
         with self._lock:
             if self._token is None or time.monotonic() >= self._token_expires:
                 self._token, self._token_expires = self._fetch_token()
@@ -180,26 +184,31 @@ class SS12000Client:
     def _fetch_token(self) -> tuple[str, float]:
         form = {"grant_type": "client_credentials", "client_id": self.client_id,
                 "client_secret": self.client_secret}
+        where = safe_url(self.token_url)
 
         def attempt() -> tuple[str, float]:
             resp = self._http.post(self.token_url, data=form)
-            if resp.status_code in (400, 401, 403):
-                code = _error_code(resp)
-                raise SS12000AuthError(f"token request refused: HTTP {resp.status_code} {code}",
-                                       status=resp.status_code)
+            status = resp.status_code
+            if status in (400, 401, 403):
+                raise SS12000AuthError(f"token request to {where} refused: HTTP {status} {_error_code(resp)}".rstrip(),
+                                       status=status)
             self._check_retryable(resp)
+            if status != 200:  # 404 and the like: the endpoint is elsewhere, or absent
+                raise SS12000AuthError(
+                    f"token request to {where}: HTTP {status} (is the token URL right? a server without a token "
+                    "endpoint takes a static bearer token in the Connection)", status=status)
             try:
                 body = orjson.loads(resp.content)
                 token = body["access_token"]
                 expires_in = float(body.get("expires_in") or 3600)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                raise _Retry("token answer is not a token") from None
+                raise _Retry(f"token answer from {where}: HTTP {status} without an access_token") from None
             if not isinstance(token, str) or not token:
-                raise _Retry("token answer is not a token")
+                raise _Retry(f"token answer from {where}: HTTP {status} without an access_token")
             # Refresh a little before it runs out.
             return token, time.monotonic() + max(1.0, expires_in - min(60.0, expires_in / 10))
 
-        result = self._with_retries("POST token", attempt, use_token=False)
+        result = self._with_retries(f"POST {where}", attempt, use_token=False)
         self.stats["tokens"] += 1
         return result
 
@@ -222,6 +231,9 @@ class SS12000Client:
             except _Retry as exc:
                 reason, delay = exc.reason, exc.delay
                 if reason == "HTTP 401":
+                    if self.static_token:
+                        raise SS12000AuthError(f"{what}: HTTP 401: the static bearer token was refused",
+                                               status=401) from None
                     if refreshed:
                         raise SS12000AuthError(f"{what}: HTTP 401 with a fresh token", status=401) from None
                     refreshed = True
@@ -241,6 +253,20 @@ class SS12000Client:
             log.info("%s: %s; attempt %d of %d in %.2fs", what, reason, attempt + 1, policy.max_attempts, delay)
             self._sleep(delay)
 
+    def _get_once(self, url: str, params: dict | None, what: str) -> httpx.Response:
+        """One authorised GET: a 200 answer (body read), else _Retry or SS12000Error."""
+        token = self.token()
+        self.stats["requests"] += 1
+        resp = self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+        if resp.status_code == 401:
+            raise _Retry("HTTP 401")
+        self._check_retryable(resp)
+        if resp.status_code != 200:
+            raise SS12000Error(f"{what}: HTTP {resp.status_code} {_error_code(resp)}", status=resp.status_code)
+        self.stats["bytes"] += len(resp.content)
+        _release(resp)
+        return resp
+
     def get_json(self, path: str, params: dict | None = None, *, what: str | None = None,
                  check: Callable[[Any], bool] = _is_page) -> tuple[Any, httpx.Response]:
         """GET ``path`` (relative to the base URL) with retries; the parsed JSON and the response."""
@@ -248,17 +274,7 @@ class SS12000Client:
         what = what or f"GET {path}"
 
         def attempt() -> tuple[Any, httpx.Response]:
-            token = self.token()
-            self.stats["requests"] += 1
-            resp = self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
-            if resp.status_code == 401:
-                raise _Retry("HTTP 401")
-            self._check_retryable(resp)
-            if resp.status_code != 200:
-                raise SS12000Error(f"{what}: HTTP {resp.status_code} {_error_code(resp)}",
-                                   status=resp.status_code)
-            self.stats["bytes"] += len(resp.content)
-            _release(resp)
+            resp = self._get_once(url, params, what)
             try:
                 obj = orjson.loads(resp.content)
             except orjson.JSONDecodeError:
@@ -276,17 +292,8 @@ class SS12000Client:
         url = self.base_url + "/" + path.lstrip("/")
 
         def attempt():
-            token = self.token()
-            self.stats["requests"] += 1
-            resp = self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
-            if resp.status_code == 401:
-                raise _Retry("HTTP 401")
-            self._check_retryable(resp)
-            if resp.status_code != 200:
-                raise SS12000Error(f"{what}: HTTP {resp.status_code} {_error_code(resp)}", status=resp.status_code)
+            resp = self._get_once(url, params, what)
             body = resp.content
-            _release(resp)
-            self.stats["bytes"] += len(body)
             page_token = _tail_token(body)
             parsed = None
             if page_token is _NO_TOKEN:
@@ -306,24 +313,57 @@ class SS12000Client:
     def raw_pages(self, path: str, params: dict | None = None, *, limit: int | None = None) -> Iterator[RawPage]:
         """Every page of a list endpoint, unparsed: the next request goes out as soon as a body has arrived
         (its pageToken is read from the end of the body), so the server prepares the next page while the
-        caller parses this one with :meth:`parse_page`."""
-        query = {k: v for k, v in (params or {}).items() if v is not None}
+        caller parses this one with :meth:`parse_page`.
+
+        Later pages send ``pageToken`` and ``limit`` (the spec: a token cannot be combined with filters) plus
+        the filters this client is told to resend. A server that answers a later page with 400 is asked
+        again with the spec's required parameters for the path, then with every filter, and the path keeps
+        what worked for the rest of this client's life."""
+        first = {k: v for k, v in (params or {}).items() if v is not None}
+        query = dict(first)
         if limit:
             query["limit"] = limit
         seen: set[str] = set()
         number = 0
         while True:
             number += 1
-            body, date, token, parsed = self.get_raw(path, query, what=f"GET {path} page {number}")
+            if self.budget is not None:
+                self.budget.spend(path, number)
+            body, date, token, parsed = self._get_page(path, query, first, number)
             yield RawPage(path, number, body, date, query, token, parsed)
             if not token:
                 return
             if token in seen:
                 raise SS12000Error(f"GET {path} page {number}: the server repeated a page token")
             seen.add(token)
-            query = {"pageToken": token}
+            query = {"pageToken": token, **self._resent(path, first)}
             if limit:
                 query["limit"] = limit
+
+    def _resent(self, path: str, first: dict) -> dict:
+        names = self._resend_learned.get(path, set()) | (set(first) if self.resend == "all" else set(self.resend))
+        return {k: v for k, v in first.items() if k in names}
+
+    def _get_page(self, path: str, query: dict, first: dict, number: int):
+        what = f"GET {path} page {number}"
+        try:
+            return self.get_raw(path, query, what=what)
+        except SS12000Error as exc:
+            if exc.status != 400 or "pageToken" not in query:
+                raise
+            sent = set(query) - {"pageToken", "limit"}
+            for names in (set(REQUIRED_QUERY.get(path, ())) & set(first), set(first)):
+                if names - sent:
+                    break
+            else:
+                raise
+            log.info("%s: HTTP 400 with the page token alone; resending %s on every page", what,
+                     ", ".join(sorted(names)))
+            self._resend_learned[path] = names
+            retry = {**query, **{k: v for k, v in first.items() if k in names}}
+            query.clear()
+            query.update(retry)
+            return self._get_page(path, query, first, number)
 
     def parse_page(self, raw: RawPage) -> Page:
         """Parse a raw page. A body that does not parse is fetched again (same request, with retries); if

@@ -38,6 +38,7 @@ import psycopg
 from psycopg import sql
 
 from .. import districts, terms as terms_mod
+from ..redact import redact
 from ..settings import Settings
 from .audit import LoadRun
 from .bulk import copy_rows
@@ -148,7 +149,10 @@ def build_parameters(settings: Settings, as_of: dt.date | None = None) -> dict[s
         raise ValueError("absence thresholds must satisfy 0 < absence_high < absence_very_high")
     if settings.participation_min_overlap_days < 1:
         raise ValueError("participation_min_overlap_days must be at least 1")
-    params = {name: str(value) for name, value in settings.as_dict().items()}
+    # Thresholds only (the numeric settings): paths and URLs (a landing URL may carry credentials) are not
+    # the SQL's business and would reach this table and the build's XCom (issue 17, finding 5).
+    params = {name: str(value) for name, value in settings.as_dict().items()
+              if isinstance(value, (int, float)) and not isinstance(value, bool)}
     params.update(
         mart_school_year_min=str(MART_SCHOOL_YEAR_MIN),
         mart_school_year_max=str(MART_SCHOOL_YEAR_MAX),
@@ -209,7 +213,7 @@ CORE_TABLES = (
 
 def _close_failed(run: LoadRun, exc: BaseException) -> None:
     try:
-        run.close("failed", message=f"{type(exc).__name__}: {str(exc)[:500]}")
+        run.close("failed", message=f"{type(exc).__name__}: {redact(str(exc))[:500]}")
     except Exception:  # the database may be the thing that failed; the original error matters more
         log.exception("could not record the failed %s run", run.entity)
 
@@ -218,11 +222,17 @@ def _close_failed(run: LoadRun, exc: BaseException) -> None:
 # The three steps
 # --------------------------------------------------------------------------------------------------------
 def prepare(url: str, settings: Settings | None = None, terms: list[str] | None = None, *,
-            as_of: dt.date | None = None) -> BuildResult:
+            as_of: dt.date | None = None, mart_pseudonymiser=None) -> BuildResult:
     """Rebuild core and write the candidate marts for ``terms`` (default: see _resolve_terms), in one transaction.
 
-    ``as_of`` (default today) is the build's reference date for open enrollment periods."""
+    ``as_of`` (default today) is the build's reference date for open enrollment periods.
+    ``mart_pseudonymiser`` (pseudonym.TermPseudonymiser, default the configured mart key) derives the
+    per-term pupil key of mart.participant_term (skolsam.mart_pseudonym)."""
+    from ..mart_pseudonym import write_term_keys
+    from ..pseudonym import default_mart
+
     settings = settings or Settings.load()
+    mart_pseudonymiser = mart_pseudonymiser or default_mart()
     params = build_parameters(settings, as_of)
     build_id = uuid.uuid4().hex
     run = LoadRun(url, SOURCE, "prepare").open()
@@ -237,6 +247,7 @@ def prepare(url: str, settings: Settings | None = None, terms: list[str] | None 
             timings = run_models(conn, [m for m in all_models if m.layer == "core"])
             chosen = _resolve_terms(conn, terms)
             copy_rows(conn, "core.build_term", ("term",), ((t,) for t in chosen))
+            write_term_keys(conn, mart_pseudonymiser)
             timings.update(run_models(conn, [m for m in all_models if m.layer != "core"]))
 
             rows = {t: _count(conn, t) for t in CORE_TABLES}
@@ -311,12 +322,13 @@ def build_warehouse(
     gate: Gate | None = None,
     *,
     as_of: dt.date | None = None,
+    mart_pseudonymiser=None,
 ) -> dict:
     """prepare, then ``gate(url, "mart_candidate")`` if given (it raises to stop), then publish.
 
     Returns ``BuildResult.as_dict()`` with the publish summary under ``published`` (JSON-ready, so an
     Airflow task can return it as its XCom)."""
-    result = prepare(url, settings, terms, as_of=as_of)
+    result = prepare(url, settings, terms, as_of=as_of, mart_pseudonymiser=mart_pseudonymiser)
     if gate is not None:
         run = LoadRun(url, SOURCE, "gate").open()
         try:

@@ -21,7 +21,6 @@ re-indexes when they changed, so a test that edits the dataset sees the edit on 
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import hashlib
 import logging
@@ -30,229 +29,18 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import orjson
 
+from ..ss12000.schema import parse_timestamp
+from . import lines
+from .dataset import (  # noqa: F401 (the dataset names the server imports from here)
+    DELETED_KEYS, INDEX_VERSION, OBJECT_ENTITIES, SOURCE_ENTITIES, DatasetError, default_index_dir, iter_source,
+    normalise_deleted_entity, source_files, source_state, EXTRA_COLUMNS, SUBDIR, _object_rows, _ref,
+)
+
 log = logging.getLogger(__name__)
-
-INDEX_VERSION = "7"
-INDEX_DIR_ENV = "SKOLSAM_SS12000_INDEX_DIR"
-SUBDIR = "ss12000"
-
-OBJECT_ENTITIES = ("organisations", "persons", "syllabuses", "grades")
-SOURCE_ENTITIES = (*OBJECT_ENTITIES, "aggregatedAttendance", "deletedEntities")
-
-# /deletedEntities: `entities` takes EndPointsEnum values; the answer is keyed by these names
-# (``activitites`` is the spec's own spelling).
-DELETED_KEYS = {
-    "Absence": "absences", "AttendanceEvent": "attendanceEvents", "Attendance": "attendances",
-    "Grade": "grades", "CalendarEvent": "calendarEvents", "AttendanceSchedule": "attendanceSchedules",
-    "Resource": "resources", "Room": "rooms", "Activity": "activitites", "Duty": "duties",
-    "Placement": "placements", "StudyPlan": "studyPlans", "Programme": "programmes", "Syllabus": "syllabuses",
-    "SchoolUnitOffering": "schoolUnitOfferings", "Group": "groups", "Person": "persons",
-    "Organisation": "organisations",
-}
-_DELETED_KEY_SET = set(DELETED_KEYS.values()) | {"activities"}
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_MICRO = dt.timedelta(microseconds=1)
-
-
-class DatasetError(ValueError):
-    """The dataset folder cannot be served (missing folder, a line that is not JSON, ...)."""
-
-
-def parse_timestamp(value: Any) -> int | None:
-    """RFC 3339 date-time -> UTC microseconds since 1970 (naive values are taken as UTC); None if invalid."""
-    if not isinstance(value, str):
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
-    return (t - _EPOCH) // _MICRO
-
-
-def format_timestamp(micros: int) -> str:
-    """UTC microseconds -> RFC 3339 with a Z, the inverse of parse_timestamp."""
-    return (_EPOCH + dt.timedelta(microseconds=micros)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def normalise_deleted_entity(name: Any) -> str | None:
-    """'Grade' or 'grades' -> 'grades'; None if it names no known entity."""
-    if not isinstance(name, str):
-        return None
-    if name in DELETED_KEYS:
-        return DELETED_KEYS[name]
-    if name == "activities":
-        return "activitites"
-    return name if name in _DELETED_KEY_SET else None
-
-
-def _ref(value: Any) -> str | None:
-    if isinstance(value, dict):
-        v = value.get("id")
-        return v if isinstance(v, str) else None
-    return None
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-# Extra columns per object entity: (column, value of an object).
-EXTRA_COLUMNS: dict[str, list[tuple[str, Callable[[dict], Any]]]] = {
-    "organisations": [
-        ("org_type", lambda o: _text(o.get("organisationType"))),
-        ("school_unit_code", lambda o: _text(o.get("schoolUnitCode"))),
-        ("organisation_code", lambda o: _text(o.get("organisationCode"))),
-        ("municipality_code", lambda o: _text(o.get("municipalityCode"))),
-        ("parent", lambda o: _ref(o.get("parentOrganisation"))),
-    ],
-    "persons": [],
-    "syllabuses": [],
-    "grades": [
-        ("student", lambda o: _ref(o.get("student"))),
-        # The spec's Grade names the school unit `organisation` but requires `schoolUnit` (2.1.0 slip).
-        ("organisation", lambda o: _ref(o.get("organisation")) or _ref(o.get("schoolUnit"))),
-        ("registered_by", lambda o: _ref(o.get("registeredBy"))),
-        ("registered_date", lambda o: _text(o.get("registeredDate"))),
-    ],
-}
-
-
-def default_index_dir() -> Path:
-    """``SKOLSAM_SS12000_INDEX_DIR``, else ``$SKOLSAM_HOME/cache/ss12000-index`` (``make clean`` removes it)."""
-    env = os.environ.get(INDEX_DIR_ENV)
-    if env:
-        return Path(env)
-    from ..settings import project_home
-
-    return project_home() / "cache" / "ss12000-index"
-
-
-def source_files(dataset: Path) -> dict[str, Path | None]:
-    """The file serving each entity: ``<entity>.jsonl``, else ``<entity>.json``, else None."""
-    folder = Path(dataset) / SUBDIR
-    out: dict[str, Path | None] = {}
-    for entity in SOURCE_ENTITIES:
-        found = None
-        for suffix in (".jsonl", ".json"):
-            p = folder / f"{entity}{suffix}"
-            if p.is_file():
-                found = p
-                break
-        out[entity] = found
-    return out
-
-
-def source_state(dataset: Path) -> tuple:
-    """What the index depends on: every source file's name, size and mtime (ns)."""
-    state = []
-    for entity, path in source_files(dataset).items():
-        if path is None:
-            state.append((entity, None, 0, 0))
-        else:
-            st = path.stat()
-            state.append((entity, path.name, st.st_size, st.st_mtime_ns))
-    return tuple(state)
-
-
-# --------------------------------------------------------------------------------------------------------
-# Reading the dataset files
-# --------------------------------------------------------------------------------------------------------
-def iter_source(path: Path) -> Iterator[tuple[bytes, Any]]:
-    """(raw JSON text, parsed object) for every object of a .jsonl or {"data": [...]} .json file."""
-    loads = orjson.loads
-    if path.suffix == ".jsonl":
-        with open(path, "rb", buffering=1 << 20) as fh:
-            for lineno, line in enumerate(fh, 1):
-                raw = line.strip()
-                if not raw:
-                    continue
-                try:
-                    obj = loads(raw)
-                except orjson.JSONDecodeError:
-                    raise DatasetError(f"{path.name} line {lineno} is not JSON") from None
-                yield raw, obj
-        return
-    try:
-        doc = loads(path.read_bytes())
-    except orjson.JSONDecodeError:
-        raise DatasetError(f"{path.name} is not JSON") from None
-    items = doc.get("data") if isinstance(doc, dict) else doc
-    if not isinstance(items, list):
-        raise DatasetError(f"{path.name} holds no data array")
-    dumps = orjson.dumps
-    for obj in items:
-        yield dumps(obj), obj
-
-
-def _object_rows(entity: str, path: Path) -> Iterator[tuple]:
-    from . import records
-
-    if entity == "grades" and path.suffix == ".jsonl" and records.GRADE_LINE_DECODER is not None:
-        yield from _grade_lines(path, records.GRADE_LINE_DECODER, records.DECODE_ERRORS)
-        return
-    extra = [f for _, f in EXTRA_COLUMNS[entity]]
-    n = 0
-    for raw, obj in iter_source(path):
-        n += 1
-        yield _object_row(path, n, raw, obj, extra)
-
-
-def _object_row(path: Path, n: int, raw: bytes, obj: Any, extra: list) -> tuple:
-    if not isinstance(obj, dict):
-        raise DatasetError(f"{path.name}: object {n} is not a JSON object")
-    meta = obj.get("meta")
-    if isinstance(meta, dict):
-        modified = parse_timestamp(meta.get("modified"))
-        created = parse_timestamp(meta.get("created"))
-    else:
-        modified = created = None
-    oid = obj.get("id")
-    return (oid if isinstance(oid, str) else None, modified or 0, created or 0, raw, *[f(obj) for f in extra])
-
-
-def _grade_lines(path: Path, decoder: Any, errors: tuple) -> Iterator[tuple]:
-    """Grade lines decoded into a small struct (records.GradeLine) rather than dicts; timestamps, which
-    repeat a lot (grades are registered at whole minutes), parsed once each."""
-    extra = [f for _, f in EXTRA_COLUMNS["grades"]]
-    stamps: dict[Any, int | None] = {}
-
-    def stamp(v: Any) -> int:
-        got = stamps.get(v, -1)
-        if got == -1:
-            got = parse_timestamp(v)
-            if len(stamps) < 200_000:
-                stamps[v] = got
-        return got or 0
-
-    decode = decoder.decode
-    n = 0
-    with open(path, "rb", buffering=1 << 20) as fh:
-        for lineno, line in enumerate(fh, 1):
-            raw = line.strip()
-            if not raw:
-                continue
-            n += 1
-            try:
-                g = decode(raw)
-            except errors:
-                try:
-                    obj = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    raise DatasetError(f"{path.name} line {lineno} is not JSON") from None
-                yield _object_row(path, n, raw, obj, extra)
-                continue
-            meta = g.meta
-            org = g.organisation if g.organisation is not None else g.schoolUnit
-            yield (g.id, stamp(meta.modified) if meta else 0, stamp(meta.created) if meta else 0, raw,
-                   g.student.id if g.student else None, org.id if org else None,
-                   g.registeredBy.id if g.registeredBy else None, g.registeredDate)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -337,18 +125,6 @@ _ATTENDANCE_KEYS = ("offeredSum", "attendanceSum", "validAbsenceSum", "invalidAb
                    "reportedSum")
 
 
-def _attendance_decoder() -> Any:
-    """A msgspec decoder for one attendance line (None without msgspec): about twice as fast as a dict."""
-    from . import records
-
-    return records.ATTENDANCE_LINE_DECODER
-
-
-def _decode_errors() -> tuple[type[BaseException], ...]:
-    from . import records
-
-    return records.DECODE_ERRORS
-
 
 def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
     # id: the source id; json: the same as a JSON string (quoted, escaped), ready to be written out.
@@ -396,10 +172,10 @@ def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
                 yield r
 
     def rows_from_lines() -> Iterator[tuple]:
-        # The common case (.jsonl): each line decoded straight into a small struct (see _attendance_decoder);
+        # The common case (.jsonl): each line decoded straight into a small struct (lines.AttendanceLine);
         # a line that does not fit it is read as a dict.
-        decode = _attendance_decoder().decode
-        errors = _decode_errors()
+        decode = lines.ATTENDANCE_LINE_DECODER.decode
+        errors = lines.DECODE_ERRORS
         seq = 0
         with open(path, "rb", buffering=1 << 20) as fh:
             for lineno, line in enumerate(fh, 1):
@@ -424,7 +200,7 @@ def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
                 if r is not None:
                     yield r
 
-    rows = rows_from_lines if path.suffix == ".jsonl" and _attendance_decoder() is not None else rows_from_dicts
+    rows = rows_from_lines if path.suffix == ".jsonl" else rows_from_dicts
     conn.executemany("INSERT INTO att VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows())
     dumps = orjson.dumps
     conn.executemany("INSERT INTO att_student VALUES (?, ?, ?)",

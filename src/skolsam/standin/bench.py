@@ -18,8 +18,8 @@ import orjson
 
 from ..pseudonym import Pseudonymiser, default
 from ..warehouse import migrate
-from .extract import ENTITIES, ApiConfig, extract_entity
-from .server import running_server
+from ..ss12000.extract import ENTITIES, ApiConfig, extract_entity
+from .running import running_server
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ def run_extract_benchmark(
     terms = list(terms) if terms else dataset_terms(dataset)
     migrate.migrate(warehouse_url)
     t_index = time.perf_counter()
-    with running_server(dataset, in_process=in_process_server, max_page_size=max(page_size, 10_000)) as base_url:
+    with running_server(dataset, in_process=in_process_server, max_page_size=max(page_size, 10_000),
+                        demo=True) as base_url:
         index_seconds = time.perf_counter() - t_index
         api = ApiConfig(base_url, base_url + "/token", "skolsam", "skolsam", page_size)
         per_entity: dict[str, dict] = {}
@@ -89,13 +90,13 @@ def run_extract_benchmark(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m skolsam.ss12000.bench DATASET [--warehouse-url URL] [--page-size N]``: prints the JSON."""
+    """``python -m skolsam.standin.bench DATASET [--warehouse-url URL] [--page-size N]``: prints the JSON."""
     import argparse
     import json
 
     from ..warehouse.connection import resolve_url
 
-    p = argparse.ArgumentParser(prog="python -m skolsam.ss12000.bench", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m skolsam.standin.bench", description=main.__doc__)
     p.add_argument("dataset", type=Path)
     p.add_argument("--warehouse-url", help="a migrated (or empty) database; default SKOLSAM_WAREHOUSE_URL or embedded")
     p.add_argument("--page-size", type=int, default=10_000)
