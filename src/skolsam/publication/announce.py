@@ -1,9 +1,10 @@
 """Telling people a report was published or a draft rejected.
 
 A minimal hook until the project's notifiers (``skolsam.airflow.notify``) offer an announcement: if that
-module has ``announce(subject, body, recipients)``, it is used; otherwise an e-mail goes out over Airflow's
-``smtp_default`` Connection when one is defined, and in every case the announcement is logged and appended
-to the store's ``announcements.jsonl`` (without the addresses). Messages name the term, the location and the
+module has ``announce(subject, body, recipients)``, it is used; otherwise an e-mail goes out to the report's
+recipients over Airflow's ``smtp_default`` Connection when one is defined, and in every case the
+announcement is logged and appended to the store's ``announcements.jsonl`` (without the addresses). A
+rejection is also a warning through ``notify.warning`` (the on-call alert channel) when that exists. Messages name the term, the location and the
 decision: never a pupil or a key; the figures are the city totals already in the report.
 """
 
@@ -46,6 +47,16 @@ def _send(subject: str, body: str, recipients: list[str]) -> str:
     return "smtp"
 
 
+def _warn_on_call(term: str, location: str, run_id: str | None) -> None:
+    try:
+        from skolsam.airflow import notify
+    except ImportError:
+        return
+    if hasattr(notify, "warning"):  # never raises: a warning must not fail the decision it reports
+        notify.warning("report_rejected", "skolsam_termly_report", run_id or "-",
+                       f"the draft of {term} at {location} (decision.json beside it)")
+
+
 def announce(store: ReportStore, event: str, term: str, *, location: str, lines: list[str],
              recipients: list[str], run_id: str | None = None) -> dict:
     """Send (or at least record) one announcement; returns the record written to announcements.jsonl."""
@@ -58,6 +69,8 @@ def announce(store: ReportStore, event: str, term: str, *, location: str, lines:
     except Exception as exc:  # the decision stands even if the mail server is down; say so loudly
         log.warning("announcement of %s for %s could not be sent: %s", event, term, type(exc).__name__)
         channel = "failed"
+    if event == "rejected":
+        _warn_on_call(term, location, run_id)
     record = {"event": event, "term": term, "at": now_iso(), "location": location, "subject": subject,
               "lines": lines, "recipients": len(recipients), "channel": channel, "run_id": run_id}
     store.log_announcement(record)
