@@ -20,8 +20,14 @@ from .tables import EXPORTABLE, NEVER_EXPORTED, SHEET_NAMES, column_docs, headin
 FORMATS = ("csv", "xlsx")
 
 
-class ExportError(RuntimeError):
-    """Nothing can be exported (no such term, an unknown format or table)."""
+try:  # the project's error base (fail fast, no retries), once skolsam.errors exists
+    from ..errors import DeterministicError as _Deterministic
+except ImportError:  # pragma: no cover - before the error hierarchy lands
+    _Deterministic = RuntimeError
+
+
+class ExportError(_Deterministic):
+    """Nothing can be exported (no such term, an unknown format or table): retrying cannot help."""
 
 
 def _read(conn, table: str, term: str) -> tuple[list[str], list[tuple]]:

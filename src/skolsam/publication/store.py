@@ -29,8 +29,14 @@ PUBLICATION = "publication.json"
 ANNOUNCEMENTS = "announcements.jsonl"
 
 
-class PublicationError(RuntimeError):
-    """A draft cannot be published (missing, already decided, or rejected)."""
+try:  # the project's error base (fail fast, no retries), once skolsam.errors exists
+    from ..errors import DeterministicError as _Deterministic
+except ImportError:  # pragma: no cover - before the error hierarchy lands
+    _Deterministic = RuntimeError
+
+
+class PublicationError(_Deterministic):
+    """A draft cannot be published (missing, already decided, or rejected): retrying cannot help."""
 
 
 def now_iso() -> str:
