@@ -10,6 +10,7 @@ import os
 import json
 import re
 import sqlite3
+import uuid
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,9 @@ def demo(tmp_path_factory, pg_admin_url):
     root = tmp_path_factory.mktemp("demo")
     dataset = root / "dataset"
     generate_dataset(dataset, pupils=300, seed=7, terms=["HT2025", "VT2026"])
-    name = "skolsam_demo_e2e"
+    # A name of its own: engineers and CI share one PostgreSQL server, and a fixed name let one run drop
+    # another's warehouse mid-run.
+    name = f"skolsam_demo_e2e_{uuid.uuid4().hex[:8]}"
     with connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')

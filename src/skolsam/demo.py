@@ -63,6 +63,10 @@ def run_demo(dataset: Path, warehouse_url: str | None = None, *, home: Path | No
                 "SKOLSAM_WAREHOUSE_URL": url,
                 "SKOLSAM_ENROLLMENT_LANDING": str(landing),
                 "SKOLSAM_RETRY_DELAY_SECONDS": "2",
+                # The build has just published the marts: the report's wait for them is short in the demo
+                # (3 minutes, a look every 6 s) so a missing mart fails the demo instead of waiting a week.
+                "SKOLSAM_REPORT_MARTS_WAIT_HOURS": "0.05",
+                "SKOLSAM_REPORT_MARTS_POKE_MINUTES": "0.1",
                 "AIRFLOW_CONN_SKOLSAM_SS12000": local.ss12000_connection(base_url, client_id, client_secret),
             },
         )
