@@ -20,5 +20,6 @@ RUN pip install --no-deps -e .
 COPY dags ./dags
 COPY plugins ./plugins
 COPY sql ./sql
+COPY config ./config
 COPY expectations ./expectations
 USER airflow

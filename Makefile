@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATASET ?= .skolsam/demo-dataset
-PUPILS ?= 4000
+PUPILS ?= 10000
 SEED   ?= 1
 
 .PHONY: install demo test bench lint lock clean warehouse-start warehouse-stop
@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/skolsam bench --pupils 40000 --json
+	$(BIN)/skolsam bench --pupils 100000 --json
 
 warehouse-start: $(STAMP)
 	$(BIN)/skolsam warehouse start

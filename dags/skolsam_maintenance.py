@@ -27,7 +27,13 @@ def skolsam_maintenance():
         from skolsam import maintenance
         from skolsam.airflow import runtime
 
-        return maintenance.enforce_erasures(runtime.warehouse_url(), runtime.mart_pseudonymiser())
+        from skolsam.enrollment.intake import landing_location
+
+        url = runtime.warehouse_url()
+        removed = maintenance.enforce_erasures(url, runtime.mart_pseudonymiser())
+        # and down to the disk: archived lists naming an erased pupil, table files (issue 17 item 6)
+        disk = maintenance.erase_to_disk(url, landing_location(runtime.settings()), runtime.pseudonymiser())
+        return {"rows_removed": removed, "archive": disk["archive"], "vacuumed": len(disk["vacuumed"])}
 
     @task
     def purge_audit() -> dict:

@@ -174,3 +174,36 @@ def window_sums(dataset: Path, start: str, end: str) -> dict[tuple[str, str], di
                 if k in r:
                     acc[k] += r[k]
     return {k: dict(v) for k, v in out.items()}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Fixtures and helpers shared by the SS 12000 test modules (import the fixtures by name)
+# --------------------------------------------------------------------------------------------------------
+import pytest  # noqa: E402
+
+from skolsam.ss12000.client import ApiConfig  # noqa: E402
+from skolsam.standin.running import running_server  # noqa: E402
+from skolsam.warehouse.connection import connect  # noqa: E402
+
+
+@pytest.fixture
+def dataset(tmp_path) -> Path:
+    return build_dataset(tmp_path / "dataset")
+
+
+@pytest.fixture
+def server(dataset, tmp_path):
+    """The stand-in over ``dataset``, in demo mode, with fast fault answers."""
+    with running_server(dataset, index_dir=tmp_path / "index", retry_after=0, slow_seconds=0.01, demo=True) as url:
+        yield url
+
+
+def api_config(url: str, page_size: int = 40, **kw) -> ApiConfig:
+    """The demo credentials, quick retries."""
+    return ApiConfig(url, url + "/token", "skolsam", "skolsam", page_size,
+                     **{"max_attempts": 3, "backoff_base": 0.001, "backoff_max": 0.01, **kw})
+
+
+def rows(url: str, sql: str, args=()) -> list[tuple]:
+    with connect(url) as conn:
+        return conn.execute(sql, args).fetchall()

@@ -188,7 +188,8 @@ def _expected_cube(world: dict) -> dict[tuple, set[str]]:
     for (key, programme, term), district in participations(world).items():
         p = world["pupils"][key]
         y = school_year(p, term)
-        year = str(y) if y is not None and 6 <= y <= 9 else None
+        years = Settings()
+        year = str(y) if y is not None and years.mart_school_year_min <= y <= years.mart_school_year_max else None
         for combo in itertools.product((programme, "ALL"), (district, "ALL"), (p["sex"], "ALL"), (year, "ALL")):
             if combo[3] is not None:
                 cube[(term, *combo)].add(key)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import csv
 import os
+import uuid
 import json
 import re
 import sqlite3
-import uuid
 from pathlib import Path
 
 import pytest
@@ -70,8 +70,7 @@ def demo(tmp_path_factory, pg_admin_url):
     root = tmp_path_factory.mktemp("demo")
     dataset = root / "dataset"
     generate_dataset(dataset, pupils=300, seed=7, terms=["HT2025", "VT2026"])
-    # A name of its own: engineers and CI share one PostgreSQL server, and a fixed name let one run drop
-    # another's warehouse mid-run.
+    # A name of its own: several checkouts may run this test on one server at once.
     name = f"skolsam_demo_e2e_{uuid.uuid4().hex[:8]}"
     with connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -49,7 +49,7 @@ def expected_identities(folder) -> tuple[set[tuple], set[str]]:
 
 def test_generated_lists(tmp_path, warehouse_url, pseudonymiser):
     dataset = tmp_path / "ds"
-    manifest = generate_dataset(dataset, pupils=250, seed=7, terms=["HT2025", "VT2026"])
+    manifest = generate_dataset(dataset, pupils=600, seed=7, terms=["HT2025", "VT2026"])  # förskoleklass to year 9: ~30 participants
     ef.seed_persons(warehouse_url, dataset, pseudonymiser)
     landing = tmp_path / "landing"
     shutil.copytree(dataset / "enrollment", landing)

@@ -144,7 +144,7 @@ def test_every_object_validates_against_the_spec(dataset, validators):
             counts[file] += 1
     assert not problems, problems[:20]
     assert counts["persons.jsonl"] == PUPILS
-    assert counts["grades.jsonl"] > PUPILS * 2 * 15
+    assert counts["grades.jsonl"] > PUPILS * 0.4 * 2 * 15      # years 6-9 only: 4 of the 10 school years
     assert counts["aggregatedAttendance.jsonl"] > PUPILS * 2 * 5 * 8
 
 
@@ -156,7 +156,7 @@ def test_organisations_tree_and_codes(dataset):
     units = [o for o in orgs if o["organisationType"] == "Skolenhet"]
     codes = [u["schoolUnitCode"] for u in units]
     assert len(set(codes)) == len(codes) and all(len(c) == 8 and c.isdigit() for c in codes)
-    assert len(units) == max(3, round(PUPILS * 3.25 / 1000))
+    assert len(units) == max(3, round(PUPILS * 1.3 / 1000))
     for u in units:
         assert u["schoolTypes"] == ["GR"] and u["municipalityCode"] == "0180"
         parent = by_id[u["parentOrganisation"]["id"]]
@@ -166,14 +166,14 @@ def test_organisations_tree_and_codes(dataset):
 
 
 def test_city_scale_unit_count_without_writing():
-    # 130 units at 40,000 pupils (DESIGN 7), checked on the organisation step alone.
+    # 130 units at 100,000 pupils, förskoleklass to year 9 (DESIGN 7), checked on the organisation step alone.
     import random
 
     from skolsam.generate.city import _organisations
 
-    _, dists, units, _ = _organisations(random.Random(1), Config(), 1, 40_000)
+    _, dists, units, _ = _organisations(random.Random(1), Config(), 1, 100_000)
     assert len(units) == 130 and len(dists) == 11
-    assert all(any(6 in u.years for u in units if u.district == d.name) for d in dists)
+    assert all(any(0 in u.years for u in units if u.district == d.name) for d in dists)
     assert all(any(9 in u.years for u in units if u.district == d.name) for d in dists)
 
 
@@ -257,7 +257,7 @@ def test_civic_numbers_sex_birth_and_school_year(dataset):
             assert ident.sex == p["sex"]
         (enrolment,) = p["enrolments"]  # one school year covered by HT2025+VT2026
         assert enrolment["schoolYear"] == 2025 - ident.birth_year - 6
-        assert 6 <= enrolment["schoolYear"] <= 9
+        assert 0 <= enrolment["schoolYear"] <= 9
         assert enrolment["startDate"] == cal["HT2025"].start.isoformat()
         assert enrolment["endDate"] == cal["VT2026"].end.isoformat()
         assert p["securityMarking"] in ("Ingen", "Sekretessmarkering", "Skyddad folkbokföring")
@@ -266,16 +266,16 @@ def test_civic_numbers_sex_birth_and_school_year(dataset):
     assert len({p["id"] for p in persons}) == len(persons)
     assert units  # enrolled somewhere
     years = collections.Counter(p["enrolments"][0]["schoolYear"] for p in persons)
-    assert set(years) == {6, 7, 8, 9} and min(years.values()) == PUPILS // 4
+    assert set(years) == set(range(10)) and min(years.values()) == PUPILS // 10
 
 
 def test_two_school_years_move_pupils_up(tmp_path):
     manifest = generate_dataset(tmp_path / "ds", pupils=40, seed=5, terms=["VT2025", "HT2025"])
-    assert manifest.counts["persons"] == 50  # 40 in 2024/25, + a new year-6 cohort of 10 in 2025/26
+    assert manifest.counts["persons"] == 44  # 40 in 2024/25, + a new förskoleklass cohort of 4 in 2025/26
     for p in _jsonl(tmp_path / "ds" / "ss12000" / "persons.jsonl"):
         years = [e["schoolYear"] for e in p["enrolments"]]
         assert years == sorted(years) and all(b - a == 1 for a, b in zip(years, years[1:]))
-        assert all(6 <= y <= 9 for y in years)
+        assert all(0 <= y <= 9 for y in years)
 
 
 def test_no_civic_number_in_command_output(tmp_path, capsys):
@@ -349,6 +349,34 @@ def test_attendance_sums_and_windows(dataset):
         assert a["attendanceSum"] + a["validAbsenceSum"] + a["invalidAbsenceSum"] == a["offeredSum"] > 0
         assert min(a["attendanceSum"], a["validAbsenceSum"], a["invalidAbsenceSum"]) >= 0
         assert a["otherAttendanceSum"] == 0 and a["reportedSum"] == a["offeredSum"]
+
+
+def test_grades_from_year_6_attendance_for_every_year(dataset):
+    year = {p["id"]: p["enrolments"][0]["schoolYear"] for p in _persons(dataset)}
+    graded = {g["student"]["id"] for g in _jsonl(dataset / "ss12000" / "grades.jsonl")}
+    attending = {a["student"]["id"] for a in _jsonl(dataset / "ss12000" / "aggregatedAttendance.jsonl")}
+    assert graded and all(year[pid] >= 6 for pid in graded)
+    assert attending == set(year)
+    assert {year[pid] for pid in attending} == set(range(10))
+
+
+def test_programmes_take_pupils_from_the_years_they_serve():
+    # In memory (nothing written): 5,000 pupils, 250 participants over two school years.
+    from skolsam.generate.city import build_city
+
+    cal = calendar_by_name(load_calendar())
+    city = build_city(Config(), 4, 5000, [cal["HT2024"], cal["VT2025"], cal["HT2025"]], list(cal.values()))
+    seen = collections.defaultdict(set)
+    for e in city.enrollments:
+        if e.pupil is None:
+            continue
+        term = next((t for t in city.terms if t.dates.start <= e.start <= t.dates.end), city.terms[0])
+        seen[e.programme].add(e.pupil.school_year(term))
+    assert seen["PPSS"] <= {6, 7, 8, 9} and seen["SkolFam"] <= set(range(7))
+    assert len(seen["KP/KF"]) >= 6 and min(seen["KP/KF"]) < 6 and max(seen["KP/KF"]) >= 6
+    assert seen["SkolFam"] >= {0, 3, 6}
+    n = collections.Counter(e.programme for e in city.enrollments if e.pupil is not None)
+    assert n["PPSS"] > n["SkolFam"] > n["KP/KF"]
 
 
 def test_participants_have_more_absence_and_some_improve(dataset):
@@ -469,3 +497,26 @@ def test_school_calendar_helpers():
     windows = month_windows(cal["HT2025"])
     assert windows[0] == (dt.date(2025, 8, 18), dt.date(2025, 8, 31))
     assert windows[-1] == (dt.date(2025, 12, 1), dt.date(2025, 12, 19))
+
+
+def test_effect_mode_chooses_at_a_bad_term_with_history_and_calibrates():
+    # In memory: participants start two or more terms into the history, after a bad term, and stay.
+    from skolsam.commands.generate import parse_effects
+    from skolsam.generate.city import BAD_TERM_NOISE, build_city, pass_share
+
+    assert parse_effects("PPSS=0.10, SkolFam=0") == {"PPSS": 0.10, "SkolFam": 0.0}
+    with pytest.raises(ValueError):
+        parse_effects("PPSS")
+    cal = calendar_by_name(load_calendar())
+    terms = [cal[t] for t in ("HT2023", "VT2024", "HT2024", "VT2025", "HT2025", "VT2026")]
+    city = build_city(Config(effects=(("PPSS", 0.10), ("SkolFam", 0.0))), 5, 3000, terms, list(cal.values()))
+    enrolled = [e for e in city.enrollments if e.pupil is not None]
+    assert enrolled and all(e.end is None for e in enrolled)
+    for e in enrolled:
+        g = next(t for t in city.terms if t.dates.start <= e.start <= t.dates.end)
+        assert g.index >= 2 and e.pupil.term_noise[g.index - 1] >= BAD_TERM_NOISE
+    ppss = [e.pupil for e in enrolled if e.programme == "PPSS"]
+    gain = sum(pass_share(-0.45 * p.r + 0.85 * p.z_ability + p.boost, p.subjects)
+               - pass_share(-0.45 * p.r + 0.85 * p.z_ability, p.subjects) for p in ppss) / len(ppss)
+    assert gain == pytest.approx(0.10, abs=1e-6)
+    assert {e.pupil.boost for e in enrolled if e.programme == "SkolFam"} == {0.0}

@@ -20,3 +20,8 @@ def test_roles_see_only_what_they_may(warehouse_url):
         assert not can("skolsam_analyst", "staging.enrollment")
         assert can("skolsam_loader", "staging.ss12000_grade", "INSERT")
         assert can("skolsam_loader", "mart_candidate.group_term", "DELETE")
+        # the effect and reach marts: analysts read them; the reader role sees neither, nor their inputs
+        for table in ("mart.programme_effect", "mart.target_group"):
+            assert can("skolsam_analyst", table) and not can("skolsam_reader", table)
+        assert not can("skolsam_reader", "core.pupil_term_measure")
+        assert can("skolsam_loader", "mart_candidate.programme_effect", "INSERT")

@@ -29,6 +29,7 @@ def test_one_suite_file_per_checked_table():
     assert tables == [
         "staging.ss12000_person", "staging.ss12000_enrolment", "staging.ss12000_grade",
         "staging.ss12000_attendance", "staging.enrollment", "mart.participant_term", "mart.group_term",
+        "mart.target_group", "mart.programme_effect",
     ]
     for path in suites.expectations_dir().glob("*.json"):
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -79,8 +80,8 @@ def test_value_sets_follow_the_code():
     assert by_check[("staging_enrollment", "district_current")]["kwargs"]["value_set"] == current
     assert by_check[("mart_participant_term", "district_current")]["kwargs"]["value_set"] == current
     assert by_check[("mart_group_term", "district_current")]["kwargs"]["value_set"] == current + ["ALL"]
-    assert by_check[("mart_participant_term", "contract_columns")]["kwargs"]["column_list"][:3] == [
-        "student_key", "programme", "term"]
+    columns = by_check[("mart_participant_term", "contract_columns")]["kwargs"]["column_list"]["$PARAMETER"]
+    assert suites.expectation_parameters(SETTINGS, as_of=AS_OF)[columns][:3] == ["student_key", "programme", "term"]
     params = suites.template_parameters(SETTINGS, schema="staging", table="enrollment", as_of=AS_OF)
     for d in districts.NAMES:
         assert f"('{d.name}', '{d.current}')" in params["district_names"]
@@ -98,6 +99,8 @@ def test_severities_and_key_like_checks():
     assert ("staging_ss12000_grade", "subject_known") in critical
     assert ("mart_group_term", "shown_groups_large_enough") in critical
     assert ("mart_participant_term", "no_protected_pupils") in critical
+    assert ("mart_target_group", "secondary_suppression") in critical
+    assert ("mart_programme_effect", "shown_estimates_large_enough") in critical
     for name in ("mart_participant_term", "mart_group_term"):
         assert by_check[(name, "row_count_within_band")]["meta"]["severity"] == "warning"
         assert by_check[(name, "latest_term_present")]["meta"]["severity"] == "warning"

@@ -42,6 +42,14 @@ def test_hook_builds_the_api_config(airflow_home, monkeypatch):
     api = SS12000Hook("other").api_config()
     assert (api.base_url, api.token_url) == ("https://sis.example.se:8443/v2.0", "https://sis.example.se:8443/v2.0/token")
     assert SS12000Hook.conn_type == "ss12000" and "relabeling" in SS12000Hook.get_ui_field_behaviour()
+    # Servers as they are: a static token, their time zone, filters resent on every page.
+    monkeypatch.setenv("AIRFLOW_CONN_STATIC", json.dumps(
+        {"conn_type": "ss12000", "host": "https://sis.example.se/v2.0", "extra": {
+            "bearer_token": "t0k3n", "time_zone": "UTC", "resend_params": "meta.modified.after"}}))
+    api = SS12000Hook("static").api_config()
+    assert (api.static_token, api.time_zone, api.resend_params, api.allow_http) == (
+        "t0k3n", "UTC", "meta.modified.after", False)
+    assert "t0k3n" not in repr(api)
 
 
 def test_extract_dag_wiring(airflow_home):
@@ -52,13 +60,48 @@ def test_extract_dag_wiring(airflow_home):
     dag = bag.dags["skolsam_extract_education"]
     assert set(dag.tags) == {"skolsam", "ss12000"} and not dag.catchup
     order = ["migrate_schema"] + [f"extract_{e}" for e in (
-        "organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")]
+        "organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")] + [
+        "entities_done"]
     assert sorted(t.task_id for t in dag.tasks) == sorted(order)
     for upstream, downstream in zip(order, order[1:]):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     for task in dag.tasks:
         assert task.retries >= 2 and task.retry_delay.total_seconds() > 0
-    outlets = dag.get_task("extract_aggregatedAttendance").outlets
+    # A failing entity does not stop the later ones; the last step fails naming it and holds the outlet.
+    assert [dag.get_task(t).trigger_rule for t in order[1:]] == ["all_success"] + ["all_done"] * 6
+    outlets = dag.get_task("entities_done").outlets
     assert [getattr(o, "name", None) for o in outlets] == ["skolsam_staging_education"]
     assert all(not dag.get_task(t).outlets for t in order[:-1])
     assert dag.params["full_refresh"] is False and dag.params["terms"] is None
+
+
+def test_entities_done_names_the_entities_that_were_not_loaded():
+    from skolsam.airflow.entities import EntitiesFailed, entities_done
+
+    class TI:
+        def __init__(self, xcoms):
+            self.xcoms = xcoms
+
+        def xcom_pull(self, task_ids):
+            return self.xcoms.get(task_ids)
+
+    entities = ("organisations", "persons", "grades")
+    assert entities_done(TI({f"extract_{e}": {"entity": e} for e in entities}), entities) == list(entities)
+    with pytest.raises(EntitiesFailed, match=r"not loaded: persons, grades"):
+        entities_done(TI({"extract_organisations": {"entity": "organisations"}}), entities)
+
+
+def test_one_extract_dag_per_configured_source(airflow_home, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("AIRFLOW_VAR_SKOLSAM_SOURCES", json.dumps({"sources": [
+        {"id": "stockholm", "conn_id": "skolsam_ss12000"},
+        {"id": "fristaende_a", "conn_id": "ss12000_a", "entities": ["persons", "grades"], "pool": "ss12000_a"}]}))
+    bag = DagBag(dag_folder=str(DAGS / "skolsam_extract_education.py"))
+    assert bag.import_errors == {}
+    assert {"skolsam_extract_education", "skolsam_extract_education__fristaende_a"} <= set(bag.dags)
+    other = bag.dags["skolsam_extract_education__fristaende_a"]
+    assert sorted(t.task_id for t in other.tasks) == ["entities_done", "extract_grades", "extract_persons",
+                                                       "migrate_schema"]
+    assert other.get_task("extract_persons").pool == "ss12000_a"
+    assert len(bag.dags["skolsam_extract_education"].tasks) == 8

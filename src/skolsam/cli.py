@@ -13,13 +13,19 @@ COMMANDS = (
     "generate",
     "ss12000_serve",
     "extract",
+    "backfill",
     "ingest",
     "build",
     "dq",
     "report",
     "demo",
     "bench",
+<<<<<<< HEAD
     "export",
+=======
+    "rotate_key",
+    "effects_check",
+>>>>>>> main
 )
 
 

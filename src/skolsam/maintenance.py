@@ -87,3 +87,12 @@ def purge_landing_archive(landing, retention_days: int, *, now: float | None = N
     cutoff = (now if now is not None else time.time()) - retention_days * 86400
     # Only regular files, never through a link (a symlinked archive/ raises landing.UnsafeLanding).
     return sum(folder.purge(sub, cutoff) for sub in (ARCHIVE, REJECTED))
+
+
+def erase_to_disk(url: str, landing, pseudonymiser) -> dict:
+    """The disk side of erasure (skolsam.enrollment.disk_erasure), as a safety net behind the intake:
+    archived lists naming an erased pupil rewritten or removed, touched tables VACUUM FULL-ed."""
+    from .enrollment.disk_erasure import erase_from_archive, vacuum_after_erasure
+
+    archive = erase_from_archive(landing, url, pseudonymiser)
+    return {"archive": archive, "vacuumed": vacuum_after_erasure(url)}

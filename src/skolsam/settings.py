@@ -61,6 +61,9 @@ class Settings:
     # Query parameters resent on every page besides the spec's required ones: "all", or a comma list such as
     # "meta.modified.after" (for servers whose page tokens do not carry the filters; a source's setting wins).
     ss12000_resend_params: str = ""
+    # First term the warehouse reports on (e.g. HT2023); empty: the first term of the term calendar. A source's
+    # first extract reads every term from it on, attendance windows included (DESIGN 3.1.3).
+    history_start_term: str = ""
     # --- security & intake (issue 17) ---
     # Largest enrollment list (CSV or .xlsx) the intake reads, in bytes. A larger file is rejected whole
     # (reason file_too_large) after a checksum pass in chunks, never read into memory; a real list of a few
@@ -78,6 +81,19 @@ class Settings:
     report_marts_poke_minutes: float = 30.0
     # Days an analyst has to approve or reject a draft; then the approval task fails and nothing is published.
     report_approval_days: int = 14
+    # Seconds the rewrite of the table files after an erasure (VACUUM FULL) waits for transactions older
+    # than the erasure to end; past it the maintenance DAG does the rewrite on its next run.
+    erasure_vacuum_wait_seconds: int = 300
+
+    # --- marts (warehouse & statistics) ---
+    # School years the marts follow (DESIGN 5): förskoleklass (0) to year 9. group_term's school_year
+    # runs over these; a pupil outside them counts under 'ALL' only.
+    mart_school_year_min: int = 0
+    mart_school_year_max: int = 9
+    # mart.target_group (DESIGN 5): a pupil in the target group has at least this absence rate ...
+    target_absence_min: float = 0.20
+    # ... and at most this share of subjects passed.
+    target_share_passed_max: float = 0.75
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> "Settings":

@@ -2,10 +2,14 @@
 -- Of the enrolments that are not cancelled and overlap the term, the one with a school year wins over
 -- one without (a fritidshem enrolment has none), then the most days inside the term, then the latest
 -- start, then the lowest school unit id and ordinal (determinism).
+-- Förskoleklass is school year 0 (DESIGN 5) whichever way a source says it: school type FKLASS (with
+-- schoolYear 0 or none, as SS 12000 leaves it optional) or school type GR with schoolYear 0.
 TRUNCATE core.fact_pupil_term;
 
 WITH overlap AS (
-    SELECT p.student_key, t.term, e.school_unit_id, e.school_year, e.school_type, e.start_date, e.ordinal,
+    SELECT p.student_key, t.term, e.school_unit_id,
+           coalesce(e.school_year, CASE WHEN upper(btrim(e.school_type)) = 'FKLASS' THEN 0 END) AS school_year,
+           e.school_type, e.start_date, e.ordinal,
            least(coalesce(e.end_date, 'infinity'::date), t.end_date)
              - greatest(e.start_date, t.start_date) + 1 AS overlap_days
     FROM staging.ss12000_enrolment e

@@ -11,7 +11,7 @@ HELP = "Run the pipeline at a given size (default city scale) and print time, th
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pupils", type=int, default=40000)
+    p.add_argument("--pupils", type=int, default=100000)  # DESIGN 7: the city, förskoleklass to year 9
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--terms", default="HT2025,VT2026")
     p.add_argument("--warehouse-url", help="PostgreSQL server to use (a database skolsam_bench is recreated)")

@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entity", action="append", dest="entities", metavar="ENTITY",
                    help="entity to extract (repeatable; default: all, in dependency order)")
     p.add_argument("--full-refresh", action="store_true", help="ignore watermarks and replace staging")
-    p.add_argument("--terms", help="attendance terms, e.g. HT2025,VT2026 (default: the last ~13 months)")
+    p.add_argument("--terms", help="terms to read, e.g. HT2025,VT2026 (a backfill); default: every term from "
+                                   "history_start_term on at the first run, then the current and previous term")
     p.add_argument("--page-size", type=int, default=None, help="limit asked per page (default: setting)")
     p.add_argument("--warehouse-url", help="PostgreSQL URL (default: SKOLSAM_WAREHOUSE_URL or the embedded one)")
     p.add_argument("--json", action="store_true", help="print the summaries as JSON only")
@@ -60,16 +61,15 @@ def run(args: argparse.Namespace) -> int:
                 return 2
         api = ApiConfig(base, args.token_url or base.rstrip("/") + "/token", args.client_id, secret, page_size)
         pseudonymiser = default_pseudonymiser()
-        summaries = []
-        for entity in entities:
+        summaries, failed = [], []
+        for entity in entities:  # a failing entity does not stop the others; the exit code says it failed
             try:
                 summaries.append(extract_entity(entity, url, api, pseudonymiser, full_refresh=args.full_refresh,
                                                 terms=args.terms, settings=settings))
             except ExtractError as exc:
                 print(str(exc), file=sys.stderr)
-                if args.json:
-                    print(json.dumps(summaries, indent=2))
-                return 1
+                failed.append(entity)
+                continue
             if not args.json:
                 s = summaries[-1]
                 print(f"{entity:22s} read {s['rows_read']:>9} loaded {s['rows_loaded']:>9} "
@@ -77,4 +77,7 @@ def run(args: argparse.Namespace) -> int:
                       f"in {s['seconds']:.1f}s  watermark {s['watermark'] or '-'}")
         if args.json:
             print(json.dumps(summaries, indent=2))
+    if failed:
+        print(f"failed: {', '.join(failed)} (see audit.load_run)", file=sys.stderr)
+        return 1
     return 0

@@ -1,4 +1,4 @@
-"""skolsam generate --out DIR [--pupils N] [--seed S] [--terms HT2025,VT2026]"""
+"""skolsam generate --out DIR [--pupils N] [--seed S] [--terms HT2025,VT2026] [--effect PPSS=0.10,SkolFam=0]"""
 
 from __future__ import annotations
 
@@ -12,22 +12,44 @@ HELP = "Generate a synthetic city (SS 12000 files and enrollment lists) into a d
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="dataset folder (created; an earlier dataset is replaced)")
-    p.add_argument("--pupils", type=int, default=4000, help="pupils in years 6-9 per school year (default 4000)")
+    p.add_argument("--pupils", type=int, default=10000,
+                   help="pupils in förskoleklass to year 9 in the first school year (default 10000)")
     p.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives the same files")
     p.add_argument(
         "--terms",
-        default="HT2025,VT2026",
-        help="comma-separated terms from the term calendar (default HT2025,VT2026)",
+        default=None,
+        help="comma-separated terms from the term calendar (default HT2025,VT2026; with --effect "
+             "HT2023 to VT2026)",
     )
+    p.add_argument(
+        "--effect",
+        default=None,
+        help="plant a known programme effect, e.g. PPSS=0.10,SkolFam=0: the rise in the share of subjects "
+             "passed while enrolled; participants are chosen at a bad term (for skolsam effects-check)",
+    )
+
+
+def parse_effects(text: str | None) -> dict[str, float] | None:
+    """"PPSS=0.10,SkolFam=0" -> {"PPSS": 0.1, "SkolFam": 0.0}; None or "" -> None."""
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--effect wants PROGRAMME=RISE pairs, got {part!r}")
+        out[name.strip()] = float(value)
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
     from ..generate import generate_dataset
 
-    terms = [t.strip() for t in args.terms.split(",") if t.strip()]
+    terms = [t.strip() for t in args.terms.split(",") if t.strip()] if args.terms else None
     began = time.perf_counter()
     try:
-        manifest = generate_dataset(args.out, pupils=args.pupils, seed=args.seed, terms=terms)
+        manifest = generate_dataset(args.out, pupils=args.pupils, seed=args.seed, terms=terms,
+                                    effects=parse_effects(args.effect))
     except (ValueError, FileExistsError) as exc:
         print(f"skolsam generate: {exc}")
         return 2
@@ -44,4 +66,7 @@ def run(args: argparse.Namespace) -> int:
         f"({c['enrollments_outside_city']} outside the city's schools) in {c['enrollment_files']} lists, "
         f"{c['erasure_requests']} erasure request(s)"
     )
+    if manifest.planted_effect:
+        planted = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(manifest.planted_effect.items()))
+        print(f"  planted effect on the share of subjects passed while enrolled: {planted}")
     return 0

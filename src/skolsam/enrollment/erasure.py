@@ -132,7 +132,7 @@ def erase(
     # Quarantine rows keep their reason, file and row number, not the pointer to the pupil.
     conn.execute("UPDATE audit.quarantine SET record_ref = NULL WHERE record_ref = ANY(%s)", (keys + refs,))
     conn.execute(
-        "INSERT INTO audit.erasure (run_id, reason, rows_removed) VALUES (%s, %s, %s)",
+        "INSERT INTO audit.erasure (run_id, reason, rows_removed, erased_xid) VALUES (%s, %s, %s, txid_current())",
         (run_id, reason, Jsonb(removed)),
     )
     log.info("erasure (%s): %d pupil(s), %d row(s) removed", reason, len(keys), sum(removed.values()))

@@ -57,6 +57,7 @@ _ERASURE_NAME = re.compile(r"^(radering|erasure)[^/]*\.(csv|xlsx|xlsm)$", re.IGN
 # No hidden files, no Excel lock files (~$x.csv); .xlsm is picked up only to be rejected (macros).
 _LIST_NAME = re.compile(r"^[^.~][^/]*\.(csv|xlsx|xlsm)$", re.IGNORECASE)
 _LOCK_ID = 731_200_101  # one intake at a time merges into staging.enrollment
+_RUN_LOCK_ID = 731_200_102  # held (session) by a whole landing run: see close_stale_runs
 NOT_REGULAR = "not_regular_file"
 CHUNK = 1 << 16
 
@@ -379,8 +380,20 @@ def ingest_landing(landing: Any, warehouse_url: str, pseudonymiser: Pseudonymise
             raise LandingNotFound("the enrollment landing folder does not exist (setting enrollment_landing)")
         folder.makedirs()
     folder.check()
+    lock_conn = _hold_run_lock(warehouse_url)
+    try:
+        if lock_conn is not None:
+            close_stale_runs(lock_conn)
+        return _ingest_entries(folder, landing, warehouse_url, pseudonymiser, settings, mart_pseudonymiser)
+    finally:
+        if lock_conn is not None:
+            lock_conn.close()
+
+
+def _ingest_entries(folder, landing, warehouse_url, pseudonymiser, settings, mart_pseudonymiser) -> dict[str, Any]:
     results: list[FileResult] = []
-    for entry in sorted(folder.entries(), key=lambda e: e.name):
+    entries = sorted(folder.entries(), key=lambda e: e.name)
+    for entry in entries:
         if not _LIST_NAME.match(entry.name):
             continue
         shown = shown_name(entry.name)
@@ -400,7 +413,12 @@ def ingest_landing(landing: Any, warehouse_url: str, pseudonymiser: Pseudonymise
         except IntakeError as exc:
             log.error("%s; left in the landing folder for the next run", exc)
             results.append(FileResult(name=shown, status="failed", kind=file_kind(entry.name), reason="load_failed"))
-            continue
+            # Later lists may update this one's rows (a closing date, a district): loading them first would
+            # give another result than the delivery order. They wait for the next run too.
+            later = sum(1 for e in entries if e.name > entry.name and _LIST_NAME.match(e.name))
+            if later:
+                log.warning("%d later enrollment file(s) left for the next run, to keep the delivery order", later)
+            break
         rejected = result.status == "rejected" or (result.status == "skipped" and result.reason == "already_rejected")
         sub = REJECTED if rejected else ARCHIVE
         try:
@@ -418,7 +436,47 @@ def ingest_landing(landing: Any, warehouse_url: str, pseudonymiser: Pseudonymise
                  result.rows_read, result.rows_loaded, result.rows_quarantined,
                  f", reason {result.reason}" if result.reason else "")
         results.append(result)
+    if any(r.status == "loaded" and (r.rows_erased or r.kind == csvfile.ERASURE) for r in results):
+        _erase_to_disk(landing, warehouse_url, pseudonymiser)
     return summarise(results)
+
+
+def _erase_to_disk(landing: Any, warehouse_url: str, pseudonymiser: Pseudonymiser) -> None:
+    """After an erasure: archived lists naming the pupil rewritten or removed, touched tables rewritten on
+    disk (skolsam.enrollment.disk_erasure). A failure here is logged; the maintenance DAG tries again."""
+    from .disk_erasure import erase_from_archive, vacuum_after_erasure
+
+    try:
+        erase_from_archive(landing, warehouse_url, pseudonymiser)
+    except Exception as exc:
+        log.warning("erasure: archived lists not yet cleaned (%s)", type(exc).__name__)
+    vacuum_after_erasure(warehouse_url)
+
+
+def _hold_run_lock(warehouse_url: str):
+    """A connection holding the intake's run lock (session), or None when another intake holds it. Closing
+    the connection releases it, also when the process is killed."""
+    try:
+        conn = connect(warehouse_url, autocommit=True)
+        if conn.execute("SELECT pg_try_advisory_lock(%s)", (_RUN_LOCK_ID,)).fetchone()[0]:
+            return conn
+        conn.close()
+    except Exception as exc:  # the warehouse is down: each file then fails on its own and stays
+        log.warning("enrollment: warehouse not reachable for the run lock (%s)", type(exc).__name__)
+    return None
+
+
+def close_stale_runs(lock_conn) -> int:
+    """Close as failed the intake's ``running`` audit.load_run rows: with the run lock held (every landing
+    run holds it while it works), a row still 'running' belongs to a run that died (SIGKILL, a lost
+    connection) before it could record its end."""
+    n = lock_conn.execute(
+        """UPDATE audit.load_run SET status = 'failed', finished_at = now(),
+                  message = 'stale: the run ended without recording it (killed or lost its connection)'
+            WHERE source = %s AND status = 'running'""", (SOURCE,)).rowcount
+    if n:
+        log.warning("enrollment: closed %d stale running load_run row(s) as failed", n)
+    return n
 
 
 def summarise(results: list[FileResult]) -> dict[str, Any]:

@@ -1,13 +1,14 @@
 """The synthetic city: a dataset folder the stand-in SS 12000 server and the enrollment intake read.
 
-``generate_dataset(out, pupils=4000, seed=1, terms=["HT2025", "VT2026"]) -> Manifest`` (also
+``generate_dataset(out, pupils=10000, seed=1, terms=["HT2025", "VT2026"]) -> Manifest`` (also
 ``skolsam generate --out DIR [--pupils N] [--seed S] [--terms HT2025,VT2026]``). Every identity is
 generated; no real person is described. Deterministic: the same arguments and term calendar give
 byte-identical files (no wall-clock time, fixed key order, integers only, seeded generators per part).
 
-Size. ``pupils`` is the number of pupils in years 6-9 in each school year covered by the terms. With the
-default terms (one school year) that is the number of persons; each further school year adds a new
-year-6 cohort of pupils/4 (the year-9 cohort leaves). School units: 3.25 per 1000 pupils (130 at 40,000).
+Size. ``pupils`` is the number of pupils in grundskola, förskoleklass (0) to year 9, in the first school
+year covered by the terms (ten cohorts of pupils/10). With the default terms (one school year) that is the
+number of persons; each further school year adds a new förskoleklass cohort of pupils/10 (the year-9
+cohort leaves). School units: 1.3 per 1000 pupils (130 at 100,000, DESIGN 7).
 
 Layout::
 
@@ -25,8 +26,8 @@ Organisations. One ``Huvudman`` "Stockholms stad" (organisationNumber 212000-014
 district whose ``displayName`` is today's district name and whose parent is the Huvudman; school units
 (``Skolenhet``) with a unique random 8-digit ``schoolUnitCode``, ``schoolTypes ["GR"]``, ``municipalityCode
 "0180"`` (on every organisation), ``startDate``, and ``parentOrganisation`` = their district's Förvaltning:
-that is where a school unit's district is read. Units serve years 6-9 (F-9), 6 only (F-6) or 7-9; a
-pupil of an F-6 unit moves to a 7-9 unit in the same district in year 7. Ids are uuid5 of seed and code.
+that is where a school unit's district is read. Units serve förskoleklass to year 9 (F-9), förskoleklass to
+year 6 (F-6) or 7-9; a pupil of an F-6 unit moves to a 7-9 unit in the same district in year 7. Ids are uuid5 of seed and code.
 
 Persons. ``id`` (uuid), ``meta`` (created: the autumn the pupil started school, 07:00; modified: the start
 of the latest enrolment, 06:00, Stockholm time with offset), ``givenName``, ``familyName``, ``civicNo``
@@ -40,7 +41,7 @@ Syllabuses. One per subject (SV, SVA, EN, MA, BI, FY, KE, GE, HI, RE, SH, BL, HK
 M2TYS, M2FRA, MLARA, MLSOM, MLPER, MLTIR, MLPOL, MLTUR, MLFIN, MLSPA, MLRUS, MLKUR); ``official`` true,
 ``schoolType`` "GR", ``curriculum`` "GR2011", ``languageCode`` (ISO 639-3) on languages. uuid5 ids.
 
-Grades. For each pupil, term and subject read (SV or SVA - about 10 % SVA, 0.3 % both - the 15 common
+Grades. From year 6 on (none in förskoleklass to year 5), for each pupil, term and subject read (SV or SVA - about 10 % SVA, 0.3 % both - the 15 common
 subjects, a moderna språk for about 85 %, a modersmål for about 12 %; about 3 % of pupil-terms lack one or
 two non-core subjects): ``id``, ``meta`` (created = modified = registeredDate at a daytime hour),
 ``student``, ``organisation`` and ``schoolUnit`` (both the pupil's school unit that term), ``registeredBy``
@@ -70,8 +71,17 @@ About 55 % of participants improve once their programme has run a while (full ef
 after the start), so terms after the start show better grades and attendance.
 
 Enrollment lists: see :mod:`skolsam.generate.enrollment`. About 5 % of pupils take part (60 % PPSS,
-25 % SkolFam, 15 % KP/KF; 3 % in two programmes); about 4 % more valid numbers belong to pupils outside
-the city's schools (not in persons.jsonl), so the match rate is about 96 %.
+25 % SkolFam, 15 % KP/KF; 3 % in two programmes), each programme drawing from the school years it serves
+in the first term (``Config.programme_years``: PPSS 6-9, SkolFam 0-6, KP/KF 0-9); about 4 % more valid
+numbers belong to pupils outside the city's schools (not in persons.jsonl), so the match rate is about 96 %.
+
+Effect mode (``--effect PPSS=0.10,SkolFam=0``, ``generate_dataset(..., effects={...})``): a city with a
+known programme effect for ``skolsam effects-check``. Terms default to HT2023..VT2026. Each participant's
+start term g is drawn among the terms with two terms of history before it (in a school year the programme
+serves), the term before it is made a bad one (the coordinators' choice), and they stay enrolled; the
+"improver" dynamics are off, and while enrolled the pupil's ability rises by the shift that raises the
+programme's participants' expected share passed by the planted amount (calibrated by bisection). The
+manifest records the planted effects under ``planted_effect``.
 """
 
 from .config import Config

@@ -1,6 +1,6 @@
 """The synthetic city held in memory: districts, school units, pupils and programme enrollments.
 
-Only what is small lives here (about 40,000 pupils at city scale); grades and attendance are drawn
+Only what is small lives here (about 100,000 pupils, förskoleklass to year 9, at city scale); grades and attendance are drawn
 from each pupil's latent traits while they are written, and never held in memory.
 
 Pupil model. Each pupil has a latent risk ``r`` ~ N(0, 1) plus independent ability, absence and
@@ -25,11 +25,20 @@ from .ids import civic_number, name_uuid, random_uuid
 from .schooldays import month_windows, school_days
 
 PROGRAMMES = ("PPSS", "SkolFam", "KP/KF")
+# Grundskola: förskoleklass (0) to year 9. School units serve all of it (F-9), F-6, or 7-9.
+SCHOOL_YEARS = tuple(range(10))
+F_9 = SCHOOL_YEARS
+F_6 = SCHOOL_YEARS[:7]
 GRADE_STEPS = ("A", "B", "C", "D", "E", "F")
 # Score thresholds for A..E (below the last: F). General population: about A 12 %, B 10 %, C 25 %,
 # D 20 %, E 24 %, F 9 % before subject offsets.
 THRESHOLDS = (1.3, 0.85, 0.1, -0.45, -1.45)
 # Absence varies over the year: autumn colds, the February flu, the last weeks before summer.
+# The spread of a grade's score around the pupil's ability: the grade's own noise (0.55) and the term's
+# (0.45 * 0.3, see Pupil.term_state), for the expected share passed (effect-mode calibration).
+_GRADE_SIGMA = math.hypot(0.55, 0.45 * 0.3)
+# Effect mode: the term before a participant's start is this bad (term noise, in sd of a normal term) or worse.
+BAD_TERM_NOISE = 1.0
 MONTH_ABSENCE = {1: 1.05, 2: 1.25, 3: 1.1, 4: 0.95, 5: 0.95, 6: 1.1, 7: 1.0,
                  8: 0.7, 9: 0.85, 10: 1.0, 11: 1.1, 12: 1.2}
 
@@ -78,7 +87,7 @@ class Pupil:
     subjects: tuple[str, ...]
     district: str
     units: dict[int, Organisation]  # school year -> school unit
-    school_years: dict[int, int]  # school-year start (autumn year) -> school year 6..9
+    school_years: dict[int, int]  # school-year start (autumn year) -> school year 0 (förskoleklass)..9
     r: float
     z_ability: float
     z_absence: float
@@ -87,6 +96,7 @@ class Pupil:
     participant: bool = False
     improver: bool = False
     start: dt.date | None = None  # earliest programme start
+    boost: float | None = None  # effect mode: ability shift while enrolled (None: the ordinary city)
 
     def school_year(self, term: TermInfo) -> int | None:
         return self.school_years.get(term.school_year_start)
@@ -101,7 +111,10 @@ class Pupil:
         abs_shift = 0.0
         ability_shift = 0.0
         inv_shift = 0.0
-        if self.participant and self.start is not None:
+        if self.boost is not None:  # effect mode: the planted effect only, while enrolled
+            if self.start is not None and self.start <= term.mid:
+                ability_shift = self.boost
+        elif self.participant and self.start is not None:
             progress = min(1.0, max(0.0, (term.mid - self.start).days / 150.0))
             inv_shift = 0.4
             if self.improver:
@@ -215,16 +228,16 @@ def _organisations(rng: random.Random, cfg: Config, seed: int, pupils: int):
             base = names[k % len(names)]
             name = base if k < len(names) else f"{base} {k // len(names) + 1}"
             if k == 0 or count < 3:
-                years: tuple[int, ...] = (6, 7, 8, 9)
+                years: tuple[int, ...] = F_9
             else:
-                years = rng.choices([(6, 7, 8, 9), (6,), (7, 8, 9)], weights=[55, 20, 25])[0]
+                years = rng.choices([F_9, F_6, (7, 8, 9)], weights=[55, 20, 25])[0]
             while True:
                 code = str(rng.randrange(10_000_000, 100_000_000))
                 if code not in used_codes:
                     used_codes.add(code)
                     break
             ucreated = dt.date(rng.randrange(2005, 2023), rng.randrange(1, 13), 1)
-            weight = (0.6 + 0.8 * rng.random()) * (1.5 if years != (6, 7, 8, 9) else 1.0)
+            weight = (0.6 + 0.8 * rng.random()) * (1.5 if years != F_9 else 1.0)
             units.append(
                 Organisation(
                     name_uuid(seed, "org", "unit", code), name, "Skolenhet", dorg.id, ucreated,
@@ -255,12 +268,14 @@ def _weighted(rng: random.Random, pairs) -> str:
 def _pupils(rng: random.Random, cfg: Config, seed: int, n: int, city: City) -> list[Pupil]:
     school_year_starts = sorted({t.school_year_start for t in city.terms})
     first = school_year_starts[0]
-    # Cohorts (birth years): the four in years 6-9 in the first school year share n pupils; every later
-    # school year brings one new year-6 cohort of n/4.
-    cohorts: list[tuple[int, int]] = [(first - 15 + i, n // 4 + (1 if i < n % 4 else 0)) for i in range(4)]
+    # Cohorts (birth years): the ten in förskoleklass to year 9 in the first school year share n pupils;
+    # every later school year brings one new förskoleklass cohort of n/10 (year 9 leaves).
+    k = len(SCHOOL_YEARS)
+    cohorts: list[tuple[int, int]] = [(first - 6 - SCHOOL_YEARS[-1] + i, n // k + (1 if i < n % k else 0))
+                                      for i in range(k)]
     for s in school_year_starts[1:]:
-        if all(b != s - 12 for b, _ in cohorts):
-            cohorts.append((s - 12, n // 4))
+        if all(b != s - 6 for b, _ in cohorts):
+            cohorts.append((s - 6, n // k))
     units_by_district: dict[str, list[Organisation]] = {}
     for u in city.units:
         units_by_district.setdefault(u.district, []).append(u)
@@ -305,7 +320,7 @@ def _pupils(rng: random.Random, cfg: Config, seed: int, n: int, city: City) -> l
             school_years: dict[int, int] = {}
             for s in school_year_starts:
                 y = s - birth_year - 6
-                if 6 <= y <= 9:
+                if SCHOOL_YEARS[0] <= y <= SCHOOL_YEARS[-1]:
                     school_years[s] = y
             units = _school_path(rng, sorted(school_years.values()), units_by_district[district])
             created = dt.date(birth_year + 6, 8, 1) + dt.timedelta(days=rng.randrange(0, 30))
@@ -329,7 +344,7 @@ def _school_path(rng: random.Random, years: list[int], units: list[Organisation]
     out: dict[int, Organisation] = {}
     current: Organisation | None = None
     for y in years:
-        pool = with6 if y == 6 else with79
+        pool = with6 if y <= 6 else with79
         if current is None or y not in current.years or (y == 7 and rng.random() < 0.2):
             current = rng.choices(pool, weights=[u.weight for u in pool])[0]
         out[y] = current
@@ -356,33 +371,127 @@ def _draw_period(rng: random.Random, programme: str, t0: dt.date, t_end: dt.date
     return start, end
 
 
+def _choose_participants(rng: random.Random, cfg: Config, city: City, n_part: int) -> dict[int, str]:
+    """Pupil index -> programme: n_part pupils split over the programmes by their shares, each programme
+    drawing from the school years it serves (in the first term), weighted towards the pupils at risk.
+
+    Weighted sampling without replacement (Efraimidis-Spirakis): key = log(u) / w, the largest keys win."""
+    names = [p for p, _ in cfg.programme_shares]
+    counts = _largest_remainder(n_part, [w for _, w in cfg.programme_shares])
+    years_of = {prog: (lo, hi) for prog, lo, hi in cfg.programme_years}
+    first = city.terms[0]
+    chosen: dict[int, str] = {}
+    for prog, count in zip(names, counts):
+        lo, hi = years_of[prog]
+        keyed = []
+        for i, p in enumerate(city.pupils):
+            y = p.school_year(first)
+            if i in chosen or y is None or not lo <= y <= hi:
+                continue
+            u = rng.random() or 1e-300
+            keyed.append((math.log(u) / math.exp(1.3 * p.r), i))
+        keyed.sort(key=lambda kv: (-kv[0], kv[1]))
+        for _, i in keyed[:count]:
+            chosen[i] = prog
+    return chosen
+
+
+def _effect_enrollments(rng: random.Random, cfg: Config, city: City, chosen: dict[int, str]) -> None:
+    """Effect mode: each participant starts in a term at least two terms into the history (so a g−2 baseline
+    exists) whose school year the programme serves, right after a bad term (the coordinators' choice); they
+    stay enrolled (no end date). Then the planted effects are calibrated."""
+    years_of = {prog: (lo, hi) for prog, lo, hi in cfg.programme_years}
+    district_names = [d.name for d in city.districts]
+    enrollments: list[Enrollment] = []
+    for i in sorted(chosen):
+        p, prog = city.pupils[i], chosen[i]
+        lo, hi = years_of[prog]
+        candidates = [t for t in city.terms[2:] if p.unit_in(t) is not None and lo <= p.school_year(t) <= hi]
+        if not candidates:
+            continue
+        # The start term is drawn regardless of the pupil's terms, and the term before it is made a bad one
+        # (a choice that looked at the noise of several terms would bias the other terms too).
+        g = candidates[rng.randrange(len(candidates))]
+        p.term_noise[g.index - 1] = BAD_TERM_NOISE + abs(rng.gauss(0.0, 1.0))
+        start = g.dates.start + dt.timedelta(days=rng.randrange(21))
+        p.participant, p.start = True, start
+        unit = p.unit_in(g)
+        district = unit.district if rng.random() < 0.88 else rng.choice(district_names)
+        code = unit.code if rng.random() >= 0.15 else ""
+        enrollments.append(Enrollment(p.civic, p.given, p.family, prog, district, code, start, None, p))
+    planted = dict(cfg.effects)
+    for prog in sorted({e.programme for e in enrollments}):
+        pupils = [e.pupil for e in enrollments if e.programme == prog]
+        boost = calibrate_boost(pupils, planted.get(prog, 0.0))
+        for p in pupils:
+            p.boost = boost
+    city.enrollments = enrollments
+
+
+def pass_share(ability: float, subjects: tuple[str, ...]) -> float:
+    """Expected share of subjects passed at this ability (before a term's noise and the grade's own)."""
+    total = 0.0
+    for s in subjects:
+        z = (ability + cat.SUBJECT_BY_CODE[s].offset - THRESHOLDS[-1]) / _GRADE_SIGMA
+        total += 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+    return total / len(subjects)
+
+
+def calibrate_boost(pupils: list["Pupil"], effect: float) -> float:
+    """The ability shift that raises these pupils' mean expected share passed by ``effect`` (bisection)."""
+    if effect <= 0 or not pupils:
+        return 0.0
+    base = [(-0.45 * p.r + 0.85 * p.z_ability, p.subjects) for p in pupils]
+    before = sum(pass_share(a, subj) for a, subj in base) / len(base)
+
+    def gain(shift: float) -> float:
+        return sum(pass_share(a + shift, subj) for a, subj in base) / len(base) - before
+
+    lo, hi = 0.0, 8.0
+    if gain(hi) < effect:
+        raise ValueError(f"a planted effect of {effect} is more than these pupils can gain ({gain(hi):.3f})")
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if gain(mid) < effect else (lo, mid)
+    return (lo + hi) / 2
+
+
 def _enrollments(rng: random.Random, cfg: Config, n: int, city: City) -> None:
     t0 = city.terms[0].dates.start
     t_end = city.terms[-1].dates.end
     prog_names = [p for p, _ in cfg.programme_shares]
     prog_weights = [w for _, w in cfg.programme_shares]
     n_part = min(len(city.pupils), round(n * cfg.participant_share))
-    # Weighted sample without replacement (Efraimidis-Spirakis): key = log(u) / w, largest keys win.
-    keyed = []
-    for i, p in enumerate(city.pupils):
-        u = rng.random() or 1e-300
-        keyed.append((math.log(u) / math.exp(1.3 * p.r), i))
-    keyed.sort(key=lambda kv: (-kv[0], kv[1]))
-    chosen = sorted(i for _, i in keyed[:n_part])
+    chosen = _choose_participants(rng, cfg, city, n_part)
+    if cfg.effects:
+        _effect_enrollments(rng, cfg, city, chosen)
+        return
     district_names = [d.name for d in city.districts]
+    years_of = {prog: (lo, hi) for prog, lo, hi in cfg.programme_years}
+    first = city.terms[0]
     enrollments: list[Enrollment] = []
-    for i in chosen:
+    for i in sorted(chosen):
         p = city.pupils[i]
         p.participant = True
         p.improver = rng.random() < cfg.improver_share
-        progs = [rng.choices(prog_names, weights=prog_weights)[0]]
+        progs = [chosen[i]]
         if rng.random() < cfg.second_programme_share:
-            progs.append(rng.choice([x for x in prog_names if x != progs[0]]))
+            y = p.school_year(first)
+            others = [x for x in prog_names if x != progs[0] and years_of[x][0] <= y <= years_of[x][1]]
+            if others:
+                progs.append(rng.choice(others))
         first_start: dt.date | None = None
         for prog in progs:
             start, end = _draw_period(rng, prog, t0, t_end)
-            first_start = start if first_start is None else min(first_start, start)
             term = next((t for t in city.terms if t.dates.start <= start <= t.dates.end), None)
+            lo, hi = years_of[prog]
+            y = p.school_year(term) if term is not None else None
+            if term is not None and (y is None or not lo <= y <= hi):
+                # aged out of the programme (or left) by then: the programme took them in the first term
+                start = first.dates.start + dt.timedelta(days=rng.randrange((first.dates.end - first.dates.start).days))
+                end = None if end is None else max(end, start + dt.timedelta(days=21))
+                term = first
+            first_start = start if first_start is None else min(first_start, start)
             if term is None or p.unit_in(term) is None:
                 term = next(t for t in city.terms if p.unit_in(t) is not None)
             unit = p.unit_in(term)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -22,6 +23,8 @@ SS12000_FILES = (
     "aggregatedAttendance.jsonl", "deletedEntities.jsonl",
 )
 DEFAULT_TERMS = ("HT2025", "VT2026")
+# Effect mode (a planted effect) needs history: start terms with a g−2 baseline and event terms after.
+EFFECT_TERMS = ("HT2023", "VT2024", "HT2024", "VT2025", "HT2025", "VT2026")
 # Names this generator gives enrollment files (an interrupted run leaves them without a manifest).
 _OURS = re.compile(r"^(?:(?:ppss|skolfam|kpkf)_[a-z-]+_\d{4}-\d{2}(?:_avslut)?|radering_\d{4}-\d{2}-\d{2})\.csv$")
 
@@ -78,21 +81,32 @@ def _clear_previous(out: Path) -> None:
 
 def generate_dataset(
     out: Path,
-    pupils: int = 4000,
+    pupils: int = 10000,
     seed: int = 1,
-    terms: list[str] | tuple[str, ...] = DEFAULT_TERMS,
+    terms: list[str] | tuple[str, ...] | None = None,
     *,
     config: Config | None = None,
+    effects: dict[str, float] | None = None,
     calendar: list[TermDates] | None = None,
 ) -> Manifest:
-    """Write a synthetic city of ``pupils`` pupils (per school year, years 6-9) to ``out``.
+    """Write a synthetic city of ``pupils`` pupils (förskoleklass to year 9, in the first school year) to ``out``.
 
     Deterministic: the same arguments (and term calendar) give byte-identical files. A folder holding an
     earlier dataset is overwritten; a non-empty folder that is not a dataset is refused.
+
+    ``effects`` (programme -> rise in share passed, e.g. ``{"PPSS": 0.10, "SkolFam": 0}``) switches to effect
+    mode (see ``Config.effects``); its default terms are ``EFFECT_TERMS``, otherwise ``DEFAULT_TERMS``.
     """
     if pupils < 1:
         raise ValueError("pupils must be at least 1")
     cfg = config or Config()
+    if effects:
+        unknown = sorted(set(effects) - {p for p, _ in cfg.programme_shares})
+        if unknown:
+            raise ValueError(f"unknown programme in --effect: {', '.join(unknown)}")
+        cfg = dataclasses.replace(cfg, effects=tuple(sorted((k, float(v)) for k, v in effects.items())))
+    if terms is None:
+        terms = EFFECT_TERMS if cfg.effects else DEFAULT_TERMS
     out = Path(out)
     if calendar is None:
         calendar = load_calendar(Settings.load().term_calendar or None)
@@ -111,7 +125,8 @@ def generate_dataset(
     csv_files, csv_stats = enrollment.write_files(out, city)
     files.extend(csv_files)
 
-    manifest = Manifest(seed=seed, pupils=pupils, terms=[t.name for t in term_dates], version=GENERATOR_VERSION)
+    manifest = Manifest(seed=seed, pupils=pupils, terms=[t.name for t in term_dates], version=GENERATOR_VERSION,
+                        planted_effect=dict(cfg.effects))
     participants = [p for p in city.pupils if p.participant]
     manifest.counts = {
         "organisations": 1 + len(city.districts) + len(city.units),

@@ -150,6 +150,7 @@ def _render(e: Enrollment, style: Style, rng: random.Random) -> dict[str, str]:
         "comment": rng.choice(cat.COMMENTS),
         "_date_form": date_form,
         "_pnr_form": pnr_form,
+        "_civic": e.civic,  # in memory only (the writer writes the named columns)
     }
 
 
@@ -273,8 +274,13 @@ def _dirty(files: list[CsvFile], rng: random.Random, city: City) -> dict[str, in
     kinds = ["checksum"] * max(1, n_rows // 400) + ["date"] * max(1, n_rows // 1000) + ["length"] * max(
         1, n_rows // 1000
     )
+    # Dirt is planted on rows of pupils who stay (not refusing consent, not erased), so each kind is
+    # quarantined for its own reason rather than dropped with the pupil's erasure.
+    leaving = {e.civic for e in city.enrollments if e.consent_no} | set(city.erasures)
+
     def clean(f: CsvFile) -> list[dict[str, str]]:
-        return [r for r in f.rows if "_dirt" not in r]
+        rows = [r for r in f.rows if "_dirt" not in r]
+        return [r for r in rows if r.get("_civic") not in leaving] or rows
 
     for kind in kinds:
         f = rng.choice(regular)

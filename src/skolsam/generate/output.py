@@ -56,6 +56,8 @@ class Manifest:
     version: str
     counts: dict[str, int] = field(default_factory=dict)
     files: list[FileEntry] = field(default_factory=list)
+    # effect mode only: programme -> the planted rise in share passed while enrolled
+    planted_effect: dict[str, float] = field(default_factory=dict)
 
     def file(self, path: str) -> FileEntry:
         for f in self.files:
@@ -71,6 +73,7 @@ class Manifest:
             "pupils": self.pupils,
             "terms": list(self.terms),
             "counts": dict(self.counts),
+            **({"planted_effect": dict(self.planted_effect)} if self.planted_effect else {}),
             "files": {f.path: {"records": f.records, "bytes": f.bytes, "sha256": f.sha256} for f in self.files},
         }
 
@@ -82,4 +85,5 @@ class Manifest:
         d = orjson.loads(Path(path).read_bytes())
         m = cls(d["seed"], d["pupils"], d["terms"], d["version"], dict(d.get("counts", {})))
         m.files = [FileEntry(p, v["records"], v["bytes"], v["sha256"]) for p, v in d.get("files", {}).items()]
+        m.planted_effect = dict(d.get("planted_effect", {}))
         return m

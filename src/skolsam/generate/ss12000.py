@@ -195,8 +195,8 @@ def write_grades_and_attendance(root: Path, city: City, cfg: Config) -> tuple[li
                     continue
                 unit = p.units[y]
                 ability, absence, invalid = p.term_state(t)
-                # ---- grades
-                subjects = p.subjects
+                # ---- grades (none below cfg.first_graded_year: grades are given from year 6)
+                subjects = p.subjects if y >= cfg.first_graded_year else ()
                 if rand_g() < p_miss:
                     optional = [s for s in subjects if s not in mandatory]
                     drop = set(rng_g.sample(optional, min(len(optional), 1 + (rand_g() < 0.3))))

@@ -36,6 +36,7 @@ from typing import Any, Iterable
 
 from .. import districts, terms as terms_mod
 from ..settings import Settings
+from ..warehouse.dictionary import contract_columns
 
 EXPECTATIONS_DIR_ENV = "SKOLSAM_EXPECTATIONS_DIR"
 
@@ -46,7 +47,7 @@ STAGING_SUITES = (
     "staging_ss12000_attendance",
     "staging_enrollment",
 )
-MART_SUITES = ("mart_participant_term", "mart_group_term")
+MART_SUITES = ("mart_participant_term", "mart_group_term", "mart_target_group", "mart_programme_effect")
 ALL_SUITES = STAGING_SUITES + MART_SUITES
 
 SEVERITIES = ("critical", "warning")
@@ -251,6 +252,13 @@ def expectation_parameters(settings: Settings, *, as_of: dt.date) -> dict[str, A
         "absence_bands": list(absence_bands(settings)),
         "fresh_terms": fresh_terms(settings, as_of),
         "suppression_min_n": int(settings.suppression_min_n),
+        # the school years the marts follow (settings), and group_term's values for them
+        "mart_school_year_min": int(settings.mart_school_year_min),
+        "mart_school_year_max": int(settings.mart_school_year_max),
+        "mart_school_year_values": [str(y) for y in range(settings.mart_school_year_min,
+                                                          settings.mart_school_year_max + 1)] + ["ALL"],
+        # each mart's columns from its one declaration, the table spec (columns_mart_group_term, ...)
+        **contract_columns(),
     }
 
 

@@ -9,20 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..terms import parse_term
+from ..warehouse.dictionary import GROUP_TERM
 
 ALL = "ALL"
-DIMENSIONS = ("term", "population", "programme", "district", "sex", "school_year")
-MEASURES = (
-    "n_students",
-    "share_passed_mean",
-    "improved_share",
-    "merit_value_mean",
-    "eligible_vocational_share",
-    "absence_rate_mean",
-    "high_absence_share",
-    "very_high_absence_share",
-)
-COLUMNS = DIMENSIONS + MEASURES + ("suppressed",)
+# group_term's columns from their one declaration, the marts' table spec.
+DIMENSIONS = GROUP_TERM.key
+MEASURES = tuple(GROUP_TERM.measures)
+COLUMNS = tuple(GROUP_TERM.column_names)
 PROGRAMMES = ("PPSS", "SkolFam", "KP/KF")
 PARTICIPANTS = "participants"
 COMPARISON = "comparison"

@@ -29,6 +29,7 @@ from .config import (  # noqa: F401 (ApiConfig is re-exported: the client with i
     REQUIRED_QUERY, ApiConfig, PageBudget, _resend_names, require_https, safe_url,
 )
 from .errors import SS12000AuthError, SS12000Error
+from .schema import loads_lenient
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,7 @@ class SS12000Client:
         def attempt() -> tuple[Any, httpx.Response]:
             resp = self._get_once(url, params, what)
             try:
-                obj = orjson.loads(resp.content)
+                obj = loads_lenient(resp.content)
             except orjson.JSONDecodeError:
                 raise _Retry("the answer could not be parsed as JSON") from None
             if not check(obj):
@@ -298,7 +299,7 @@ class SS12000Client:
             parsed = None
             if page_token is _NO_TOKEN:
                 try:
-                    parsed = orjson.loads(body)
+                    parsed = loads_lenient(body)
                 except orjson.JSONDecodeError:
                     raise _Retry("the answer could not be parsed as JSON") from None
                 if not _is_page(parsed):
@@ -371,7 +372,7 @@ class SS12000Client:
         obj = raw.parsed
         if obj is None:
             try:
-                obj = orjson.loads(raw.body)
+                obj = loads_lenient(raw.body)
             except orjson.JSONDecodeError:
                 obj = None
             if obj is None or not _is_page(obj):

@@ -91,7 +91,11 @@ class PageBudget:
     max_pages: int | None = None
     seconds: float | None = None
     pages: int = 0
-    started: float = field(default_factory=time.monotonic)
+    started: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
 
     def spend(self, path: str, number: int) -> None:
         if self.max_pages is not None and self.pages >= self.max_pages:

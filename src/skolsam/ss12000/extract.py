@@ -23,9 +23,11 @@ Quarantine rows carry a reason code, a machine-made detail (the field name) and 
 object's id for non-person entities (only if it is a uuid) or the ``person_ref`` for persons and attendance.
 
 A watermark over an empty staging table (wiped by hand) is ignored: everything is read again.
-Attendance is read per term window (``skolsam.terms`` calendar) for the requested terms (default: every
-term overlapping the last ``DEFAULT_TERM_LOOKBACK_DAYS`` days up to today), and each such term's rows in
-staging are replaced by the new window's rows.
+History and backfill (DESIGN 3.1.3, :func:`resolve_terms`): the first read of an entity (no watermark, or a
+full refresh) covers every term from the setting ``history_start_term`` on, later runs the current and the
+previous term, named terms a backfill. Attendance is read per term window (``skolsam.terms`` calendar) for
+those terms, and each such term's rows in staging are replaced by the new window's rows. Every run records
+per term what it read in ``audit.extract_coverage``; the build turns it into ``core.term_attendance_status``.
 
 Erased pupils (``audit.erased_key`` by student_key, ``audit.erased_ref`` by person_ref) are dropped at the
 door; a person dropped by student_key has its person_ref added to ``audit.erased_ref`` so that its grades
@@ -37,6 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import zlib
 from typing import Iterable, Sequence
 
 import psycopg
@@ -47,20 +50,18 @@ from ..pseudonym import Pseudonymiser
 from ..settings import Settings
 from ..warehouse import audit
 from ..warehouse.audit import LoadRun
-from ..warehouse.bulk import is_empty
 from ..warehouse.connection import connect
 from .client import ApiConfig, SS12000Client, SS12000Error
 from .config import PageBudget, _resend_names
 from .loaders import LOADERS, TARGETS
 from .pipeline import SOURCE, Run
 from .schema import time_zone
+from .sources import ENTITIES  # in dependency order; declared there so the DAG file can read it cheaply
 
 __all__ = ["ENTITIES", "ApiConfig", "ExtractError", "extract_all", "extract_entity", "resolve_terms"]
 
 log = logging.getLogger(__name__)
 
-ENTITIES = ("organisations", "syllabuses", "persons", "grades", "deletedEntities", "aggregatedAttendance")
-DEFAULT_TERM_LOOKBACK_DAYS = 395  # about 13 months
 WORK_MEM = "256MB"
 _LOCK_BASE = 731_200_100
 
@@ -75,9 +76,16 @@ class ExtractError(RuntimeError):
 
 
 def resolve_terms(terms: Iterable[str] | str | None, calendar: list[terms_mod.TermDates],
-                  today: dt.date | None = None) -> list[terms_mod.TermDates]:
-    """The term windows to read attendance for: the named terms, or every calendar term that overlaps the
-    last ``DEFAULT_TERM_LOOKBACK_DAYS`` days and has started by today."""
+                  today: dt.date | None = None, *, first: bool = False,
+                  history_start: str | None = None) -> list[terms_mod.TermDates]:
+    """The terms a run reads (DESIGN 3.1.3), in calendar order:
+
+    * named ``terms``: those (a backfill);
+    * ``first`` (no watermark yet, or a full refresh): every term from ``history_start`` (default the
+      calendar's first) to the latest finished one, and the term in progress;
+    * otherwise the current term (the one in progress, or between terms the last one started) and the one
+      before it.
+    """
     by_name = terms_mod.calendar_by_name(calendar)
     if terms:
         names = [t for t in (terms.split(",") if isinstance(terms, str) else terms) if str(t).strip()]
@@ -90,8 +98,29 @@ def resolve_terms(terms: Iterable[str] | str | None, calendar: list[terms_mod.Te
                 out.append(by_name[name])
         return sorted(out, key=lambda t: t.term.order)
     today = today or dt.date.today()
-    since = today - dt.timedelta(days=DEFAULT_TERM_LOOKBACK_DAYS)
-    return [t for t in calendar if t.start <= today and t.end >= since]
+    started = [t for t in calendar if t.start <= today]
+    if not started:
+        return []
+    if first:
+        start = terms_mod.parse_term(history_start).order if history_start else calendar[0].term.order
+        if history_start and terms_mod.parse_term(history_start).name not in by_name:
+            raise ValueError(f"history_start_term {history_start} is not in the term calendar")
+        return [t for t in started if t.term.order >= start]
+    return started[-2:]
+
+
+def _record_coverage(conn, entity: str, run: Run, terms: list[terms_mod.TermDates]) -> None:
+    """audit.extract_coverage: this run read ``entity`` for these terms (attendance: the window, its rows)."""
+    for term in terms:
+        window = run.windows.get(term.name)
+        conn.execute(
+            """INSERT INTO audit.extract_coverage (source, term, entity, window_start, window_end, rows_read, run_id)
+               VALUES (%s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (source, term, entity) DO UPDATE SET window_start = EXCLUDED.window_start,
+                      window_end = EXCLUDED.window_end, rows_read = EXCLUDED.rows_read, run_id = EXCLUDED.run_id,
+                      read_at = now()""",
+            (run.source, term.name, entity, term.start if window else None, term.end if window else None,
+             window if window is not None else run.read, run.run_id))
 
 
 def extract_entity(
@@ -104,25 +133,28 @@ def extract_entity(
     terms: Sequence[str] | str | None = None,
     settings: Settings | None = None,
     client: SS12000Client | None = None,
+    source: str = SOURCE,
 ) -> dict:
     """Extract one entity into staging (see the module docstring). Returns a small JSON-serialisable
     summary without personal data (it goes to XCom). Raises ExtractError (nothing loaded) on failure.
 
     ``terms`` (aggregatedAttendance only): term names such as ``["HT2025", "VT2026"]`` or ``"HT2025,VT2026"``.
     ``client``: an open SS12000Client to reuse (its token and connections), else one is made from ``api``.
+    ``source``: the school system (a configured source's id): its own watermarks, audit rows and staging rows.
     """
     if entity not in LOADERS:
         raise ValueError(f"unknown SS 12000 entity {entity!r}; expected one of {', '.join(ENTITIES)}")
     settings = settings or Settings.load()
-    chosen_terms: list[terms_mod.TermDates] = []
-    if entity == "aggregatedAttendance":
-        chosen_terms = resolve_terms(terms, terms_mod.load_calendar(settings.term_calendar or None))
+    calendar = terms_mod.load_calendar(settings.term_calendar or None)
+    if terms:
+        resolve_terms(terms, calendar)  # an unknown term fails before anything is read
     limit = max(1, int(api.page_size or settings.ss12000_page_size))
     own_client = client is None
-    load = LoadRun(warehouse_url, SOURCE, entity)
+    load = LoadRun(warehouse_url, source, entity)
     t0 = time.perf_counter()
     run: Run | None = None
     previous = None
+    chosen_terms: list[terms_mod.TermDates] = []
     requests0 = retries0 = 0
     try:
         zone = api.time_zone or settings.ss12000_time_zone
@@ -137,29 +169,38 @@ def extract_entity(
                 # Timestamps without a zone are read in the source's zone (PostgreSQL parses them in COPY).
                 conn.execute(sql.SQL("SET LOCAL TIME ZONE {}").format(sql.Literal(zone)))
                 conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(WORK_MEM)))
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_BASE + ENTITIES.index(entity),))
+                conn.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                             (_LOCK_BASE, zlib.crc32(f"{source}:{entity}".encode()) - 2 ** 31))
                 # Opened under the lock: any other `running` row of this entity is a run that died.
                 load.open()
-                _close_stale_runs(warehouse_url, entity, load.run_id)
-                previous = audit.get_watermark(conn, SOURCE, entity)
+                _close_stale_runs(warehouse_url, source, entity, load.run_id)
+                previous = audit.get_watermark(conn, source, entity)
                 if full_refresh and previous is not None:
-                    audit.clear_watermarks(conn, SOURCE, [entity])
+                    audit.clear_watermarks(conn, source, [entity])
                 read_from = None if full_refresh else previous
-                if read_from is not None and entity in TARGETS and is_empty(conn, TARGETS[entity]):
+                if read_from is not None and entity in TARGETS and conn.execute(sql.SQL(
+                        "SELECT NOT EXISTS (SELECT 1 FROM {} WHERE source = %s)").format(
+                        sql.Identifier(*TARGETS[entity].split("."))), (source,)).fetchone()[0]:
                     # A watermark over an empty table (staging wiped by hand): read everything again.
                     log.warning("ss12000 %s: staging is empty but a watermark is set; reading everything", entity)
                     read_from = None
-                run = Run(entity, conn, load, pseudonymiser)
+                # First read of this source's entity (or a full refresh): the whole history; else the current
+                # and previous term; named terms are a backfill.
+                chosen_terms = resolve_terms(terms, calendar, first=read_from is None,
+                                             history_start=settings.history_start_term or None)
+                run = Run(entity, conn, load, pseudonymiser, source)
                 run.time_zone = zone
                 run.clock_margin = float(settings.ss12000_clock_margin_seconds)
                 run.load_erasures()
                 result = LOADERS[entity](run, client, limit, full_refresh, read_from, chosen_terms)
+                _record_coverage(conn, entity, run, chosen_terms)
                 load.rows_read = run.read
                 load.rows_loaded = result.get("rows_loaded", 0)
                 load.rows_quarantined = run.quarantined
                 load.rows_deleted = result.get("rows_deleted", 0)
                 load.watermark = result.get("watermark")
                 message = (f"pages={run.pages} dropped_erased={run.dropped} fallback_pages={run.fallback_pages}"
+                           + "".join(f" {k}={v}" for k, v in sorted(run.counts.items()))
                            + (" full_refresh" if full_refresh else "") + (" bulk" if result.get("bulk") else ""))
                 load.close("success", message=message, conn=conn)
     except BaseException as exc:
@@ -199,7 +240,10 @@ def extract_entity(
         "retries": client.stats["retries"] - retries0,
         "seconds": seconds,
         "stream_seconds": round(run.stream_seconds, 3),
+        "quarantine_new": run.quarantine_new,
+        "counts": dict(sorted(run.counts.items())),
     }
+    summary["terms_covered"] = [t.name for t in chosen_terms]
     for k in ("terms", "rows_replaced", "rows_skipped_deleted", "rows_duplicate", "bulk"):
         if k in result:
             summary[k] = result[k]
@@ -209,7 +253,7 @@ def extract_entity(
     return summary
 
 
-def _close_stale_runs(warehouse_url: str, entity: str, current: int | None) -> int:
+def _close_stale_runs(warehouse_url: str, source: str, entity: str, current: int | None) -> int:
     """Close as failed the `running` rows of this entity other than ``current``: runs killed before they
     could record their end (this runs under the entity's lock, which every live run holds while open)."""
     with connect(warehouse_url, autocommit=True) as conn:
@@ -217,7 +261,7 @@ def _close_stale_runs(warehouse_url: str, entity: str, current: int | None) -> i
             """UPDATE audit.load_run SET status = 'failed', finished_at = now(),
                       message = 'stale: the run ended without recording it (killed or lost its connection)'
                 WHERE source = %s AND entity = %s AND status = 'running' AND run_id <> %s""",
-            (SOURCE, entity, current)).rowcount
+            (source, entity, current)).rowcount
     if n:
         log.warning("ss12000 %s: closed %d stale running load_run row(s) as failed", entity, n)
     return n

@@ -24,6 +24,7 @@ import queue
 import threading
 import time
 import typing
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -38,11 +39,11 @@ from ..warehouse import audit
 from ..warehouse.audit import LoadRun, QuarantineRow
 from ..warehouse.bulk import copy_line, copy_text
 from .client import SS12000Client, SS12000Error, prefetch
-from .schema import DECODE_ERRORS, Drop, Reject, get, has_zone, page_decoder, to_dict
+from .schema import DECODE_ERRORS, Drop, Reject, Skip, get, has_zone, loads_lenient, page_decoder, to_dict
 
 log = logging.getLogger(__name__)
 
-SOURCE = "ss12000"
+SOURCE = "ss12000"  # the default source (one school system); a configured source passes its id
 PIPELINE_DEPTH = 2  # pages fetched ahead, and pages queued for the database thread
 GC_THRESHOLD = 200_000  # generation-0 threshold while pages stream (default 700)
 # Typed decoding of pages (tests switch it off to take the strict path everywhere).
@@ -57,22 +58,19 @@ class _RawRecords(msgspec.Struct, gc=False):
 
 
 _RAW_RECORDS = msgspec.json.Decoder(_RawRecords)
-_SPLIT = object()  # marks a split page: each record is decoded on its own
 
 
 @dataclass
 class PageOut:
-    """A processed page: COPY text per table, quarantine rows, records dropped for erasure, and the
-    person_refs newly found erased. Records that do not reach a table never move a watermark."""
+    """A processed page: COPY text per table, quarantine rows, records dropped for erasure or skipped, counts
+    of what was repaired, and the person_refs newly found erased. Records that do not reach a table never
+    move a watermark."""
 
     text: dict[str, list[str]] = field(default_factory=dict)
     rejects: list[QuarantineRow] = field(default_factory=list)
     dropped: int = 0
+    counts: Counter = field(default_factory=Counter)
     erased_refs: list[str] = field(default_factory=list)
-
-    def reject(self, exc: Reject, n: int, ref: str | None) -> None:
-        detail = f"field={exc.field_name}" if exc.field_name else None
-        self.rejects.append(QuarantineRow(exc.reason, row_number=n, record_ref=ref, detail=detail))
 
 
 @dataclass(frozen=True)
@@ -100,43 +98,56 @@ def _record_decoder(page_type: type) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(typing.get_args(data.type)[0])
 
 
+def _loads_record(raw: Any) -> Any:
+    return loads_lenient(bytes(raw))
+
+
 def process_page(run: "Run", mapper: Mapper, records: list, n0: int, *, typed: bool = False,
                  split: bool = False) -> PageOut:
     """Map one page: ``records`` are typed records (``typed``), undecoded records (``split``, each decoded on
-    its own) or plain JSON data; ``n0`` is the number of records before the page."""
+    its own) or plain JSON data; ``n0`` is the number of records before the page. Each record takes its
+    typed line where it has one, else the strict check (:func:`_check_one`)."""
     out = PageOut()
     line = mapper.line(run) if (typed or split) and mapper.line is not None else None
-    lines = out.text.setdefault(run.target, []) if line is not None else None
-    decode = _record_decoder(mapper.page_type).decode if split and line is not None else None
-    loads = msgspec.json.decode
-    check, ref_of = mapper.check, mapper.ref
+    if line is None:  # plain JSON (or split records of a mapper without a struct): the strict check
+        for n, rec in enumerate(records, n0 + 1):
+            _check_one(run, mapper, _loads_record(rec) if split else rec, n, out)
+        return out
+    append = out.text.setdefault(run.target, []).append
+    decode = _record_decoder(mapper.page_type).decode if split else None
     for n, rec in enumerate(records, n0 + 1):
         if decode is not None:
             try:
                 rec = decode(rec)
             except DECODE_ERRORS:
-                rec, obj = None, loads(rec)
-            else:
-                obj = _SPLIT
-        else:
-            obj = _SPLIT if line is not None else (loads(rec) if split else rec)
-        if obj is _SPLIT:
-            text = line(rec)
-            if text is not None:
-                lines.append(text)
+                _check_one(run, mapper, _loads_record(rec), n, out)
                 continue
-            obj = to_dict(rec)
-        try:
-            rows = check(run, obj, out)
-        except Reject as exc:
-            out.reject(exc, n, ref_of(run, obj))
-            continue
-        except Drop:
-            out.dropped += 1
-            continue
-        for table, table_rows in rows.items():
-            out.text.setdefault(table, []).extend(copy_line(r) for r in table_rows)
+        text = line(rec)
+        if text is not None:
+            append(text)
+        else:
+            _check_one(run, mapper, to_dict(rec), n, out)
     return out
+
+
+def _check_one(run: "Run", mapper: Mapper, obj: Any, n: int, out: PageOut) -> None:
+    """The strict check of one record (plain JSON data, record number ``n``): rows, or a quarantine row with
+    its reason, or dropped (erased pupil), or skipped (not a record we keep)."""
+    try:
+        rows = mapper.check(run, obj, out)
+    except Reject as exc:
+        detail = f"field={exc.field_name}" if exc.field_name else None
+        out.rejects.append(QuarantineRow(exc.reason, row_number=n, record_ref=mapper.ref(run, obj), detail=detail,
+                                         content_hash=run.content_hash(exc.reason, detail, obj)))
+        return
+    except Drop:
+        out.dropped += 1
+        return
+    except Skip as exc:
+        out.counts[exc.what] += 1
+        return
+    for table, table_rows in rows.items():
+        out.text.setdefault(table, []).extend(copy_line(r) for r in table_rows)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -214,8 +225,10 @@ def _gc_relaxed() -> Iterator[None]:
 class Run:
     """State of one entity's extraction: connection, counts, caches of person refs and erasures."""
 
-    def __init__(self, entity: str, conn: psycopg.Connection, load: LoadRun, pseudonymiser: Pseudonymiser):
+    def __init__(self, entity: str, conn: psycopg.Connection, load: LoadRun, pseudonymiser: Pseudonymiser,
+                 source: str = SOURCE):
         self.entity = entity
+        self.source = source
         self.conn = conn
         self.load = load
         self.run_id = load.run_id
@@ -238,12 +251,38 @@ class Run:
         self.clock_margin = 300.0  # seconds a meta.modified may lie past the server's clock
         self.stream_seconds = 0.0
         self.copied: dict[str, int] = {}
+        self.counts: Counter = Counter()  # records skipped or repaired, by what (persons_not_pupils, ...)
+        self.windows: dict[str, int] = {}  # aggregatedAttendance: rows read per term window
+        self.quarantine_new = 0  # rejections written to audit.quarantine (a repeat of an unchanged one is not)
 
     def person_ref(self, source_id: str) -> str:
         ref = self.refs.get(source_id)
         if ref is None:
-            ref = self.refs[source_id] = self.pseudo.source_ref("person", source_id)
+            try:
+                ref = self.pseudo.source_ref("person", source_id)
+            except UnicodeEncodeError:  # a lone surrogate: keyed over its escaped form, still one ref per id
+                ref = self.pseudo.source_ref("person", source_id.encode("utf-8", "surrogatepass").hex())
+            self.refs[source_id] = ref
         return ref
+
+    def content_hash(self, reason: str, detail: str | None, obj: Any) -> str:
+        """A keyed hash of a rejected record as read (with the reason): the same record rejected the same
+        way is quarantined once, until it changes. Keyed, so it reveals nothing about the record."""
+        try:
+            text = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            text = repr(obj)
+        return self.pseudo.source_ref("quarantine", f"{self.entity}|{reason}|{detail}|{text}")
+
+    def quarantine(self, rows: list[QuarantineRow]) -> None:
+        """Record rejections: each counts as quarantined this run; only those not quarantined before (same
+        content hash) are written."""
+        if not rows:
+            return
+        self.quarantined += len(rows)
+        fresh = audit.new_quarantine(self.conn, self.source, self.entity, rows)
+        if fresh:
+            self.quarantine_new += audit.quarantine(self.conn, self.run_id, self.source, self.entity, fresh)
 
     def load_erasures(self) -> None:
         self.erased_refs = {r[0] for r in self.conn.execute("SELECT person_ref FROM audit.erased_ref")}
@@ -282,7 +321,7 @@ class Run:
                         data = decoded.data
 
                         def as_dicts(body=raw.body) -> list:
-                            return orjson.loads(body)["data"]
+                            return loads_lenient(body)["data"]
                     else:
                         data = client.parse_page(raw).data
                         if not isinstance(data, list):
@@ -323,8 +362,8 @@ class Run:
                         copy_text(conn, table, columns[table], "".join(lines))
         for table, lines in out.text.items():
             self.copied[table] = self.copied.get(table, 0) + len(lines)
-        if out.rejects:
-            self.quarantined += audit.quarantine(conn, self.run_id, SOURCE, self.entity, out.rejects)
+        self.quarantine(out.rejects)
+        self.counts.update(out.counts)
         for ref in out.erased_refs:
             if ref not in self.erased_refs:
                 self.erased_refs.add(ref)

@@ -14,11 +14,13 @@ code and the field name; :class:`Drop` marks a record of an erased pupil.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import typing
 from typing import Any, Callable, Iterable, Literal, Optional, Sequence
 
 import msgspec
+import orjson
 
 # --------------------------------------------------------------------------------------------------------
 # Value sets (SS 12000 2.1.0 enums)
@@ -95,6 +97,19 @@ ATTENDANCE_SUMS = tuple(f for f in Attendance.__struct_fields__ if f.endswith("S
 DECODE_ERRORS: tuple[type[BaseException], ...] = (msgspec.ValidationError, msgspec.DecodeError)
 
 
+def loads_lenient(body: bytes | str) -> Any:
+    """JSON as plain data. orjson first (fast); what it refuses but Python's json reads (a number beyond a
+    double such as ``1e999``, a lone surrogate escape) is read by the latter, so that the strict check can
+    quarantine the one record at fault instead of the page failing."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise orjson.JSONDecodeError("not JSON", "", 0) from None
+
+
 def page_decoder(page_type: type) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(page_type)
 
@@ -165,6 +180,8 @@ DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
 TIMESTAMP_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)?").fullmatch
 BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]").search
+# What a typed COPY line cannot take as it is: characters COPY text would need escaped, and the ones above.
+LINE_UNSAFE = re.compile("[\\\\\t\n\r\x00\ud800-\udfff]").search
 _UUID, _DATE, _TS = UUID_RE, DATE_RE, TIMESTAMP_RE
 
 
@@ -177,6 +194,13 @@ class Reject(Exception):
 
 class Drop(Exception):
     """The record belongs to an erased pupil."""
+
+
+class Skip(Exception):
+    """The record is not one we keep (a person who is no pupil): counted under ``what``, not quarantined."""
+
+    def __init__(self, what: str):
+        self.what = what
 
 
 def valid_date(v: Any) -> bool:

@@ -63,8 +63,9 @@ class ServerURL(str):
 def _uvicorn_config(app: Starlette, log_level: str = "warning"):
     import uvicorn
 
+    # The app writes the Date header itself (the no_date_header quirk can leave it out).
     return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_keep_alive=60,
-                          server_header=False)
+                          server_header=False, date_header=False)
 
 
 def _bind(host: str, port: int) -> socket.socket:

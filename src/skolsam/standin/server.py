@@ -36,6 +36,7 @@ parsed in :mod:`.params`, tokens and fault switches live in :mod:`.state`, and :
 from __future__ import annotations
 
 import base64
+import email.utils
 import binascii
 import hmac
 import logging
@@ -158,19 +159,22 @@ def create_app(
 
 
 class _DateHeader:
-    """Drops the Date header when the ``no_date_header`` quirk is on (uvicorn adds one to every answer)."""
+    """Writes the Date header itself (uvicorn's own is switched off, see .running), so that the
+    ``no_date_header`` quirk can leave it out of a running server's answers."""
 
     def __init__(self, app, quirks):
         self.app, self.quirks = app, quirks
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not self.quirks.no_date_header:
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
         async def sending(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [(k, v) for k, v in message.get("headers", [])
-                                                  if k.lower() != b"date"]}
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                if not self.quirks.no_date_header:
+                    headers.append((b"date", email.utils.formatdate(usegmt=True).encode()))
+                message = {**message, "headers": headers}
             await send(message)
 
         return await self.app(scope, receive, sending)
@@ -279,7 +283,7 @@ def _list(state: ServerState, entity: str, request: Request) -> Response:
     def parse() -> dict:
         filters = {}
         for name in query.keys():
-            if name == "limit":
+            if name in ("limit", "pageToken"):
                 continue
             if name not in spec:
                 raise _bad(f"parameter {name} is not supported by this server", "unsupported_parameter")
@@ -319,7 +323,7 @@ def _attendance(state: ServerState, request: Request) -> Response:
     query = request.query_params
 
     def parse() -> dict:
-        unknown = sorted(k for k in query.keys() if k not in ("startDate", "endDate", "student", "limit"))
+        unknown = sorted(k for k in query.keys() if k not in ("startDate", "endDate", "student", "limit", "pageToken"))
         if unknown:
             raise _bad(f"parameter {unknown[0]} is not supported by this server", "unsupported_parameter")
         for name in ("startDate", "endDate"):
@@ -348,7 +352,7 @@ def _deleted(state: ServerState, request: Request) -> Response:
     query = request.query_params
 
     def parse() -> dict:
-        unknown = sorted(k for k in query.keys() if k not in ("after", "entities", "limit"))
+        unknown = sorted(k for k in query.keys() if k not in ("after", "entities", "limit", "pageToken"))
         if unknown:
             raise _bad(f"parameter {unknown[0]} is not supported by this server", "unsupported_parameter")
         filters: dict[str, Any] = {}

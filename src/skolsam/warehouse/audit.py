@@ -65,9 +65,11 @@ class QuarantineRow:
     row_number: int | None = None
     record_ref: str | None = None
     detail: str | None = None
+    content_hash: str | None = None  # keyed hash of the record and reason: quarantined once until it changes
 
 
-QUARANTINE_COLUMNS = ("run_id", "source", "entity", "file_checksum", "row_number", "record_ref", "reason_code", "detail")
+QUARANTINE_COLUMNS = ("run_id", "source", "entity", "file_checksum", "row_number", "record_ref", "reason_code", "detail",
+                      "content_hash")
 
 
 def quarantine(
@@ -82,8 +84,27 @@ def quarantine(
         conn,
         "audit.quarantine",
         QUARANTINE_COLUMNS,
-        ((run_id, source, entity, file_checksum, r.row_number, r.record_ref, r.reason_code, r.detail) for r in rows),
+        ((run_id, source, entity, file_checksum, r.row_number, r.record_ref, r.reason_code, r.detail, r.content_hash)
+         for r in rows),
     )
+
+
+def new_quarantine(conn: psycopg.Connection, source: str, entity: str,
+                   rows: Sequence[QuarantineRow]) -> list[QuarantineRow]:
+    """The rows not quarantined before: those without a content_hash, or whose hash is not yet there."""
+    hashes = [r.content_hash for r in rows if r.content_hash]
+    if not hashes:
+        return list(rows)
+    seen = {h for (h,) in conn.execute(
+        """SELECT content_hash FROM audit.quarantine
+            WHERE source = %s AND entity = %s AND content_hash = ANY(%s)""", (source, entity, hashes))}
+    out, batch = [], set()
+    for r in rows:
+        if r.content_hash and (r.content_hash in seen or r.content_hash in batch):
+            continue
+        batch.add(r.content_hash)
+        out.append(r)
+    return out
 
 
 def get_watermark(conn: psycopg.Connection, source: str, entity: str) -> str | None:

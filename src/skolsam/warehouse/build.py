@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = "warehouse"
 LAYERS = ("core", "mart")
-MART_TABLES = ("participant_term", "group_term")
+MART_TABLES = ("participant_term", "group_term", "target_group", "programme_effect")
 CANDIDATE_SCHEMA = "mart_candidate"
 # Serialises builds: prepare and publish both take it for the length of their transaction.
 _LOCK_ID = 731_200_005
@@ -57,11 +57,11 @@ _LOCK_ID = 731_200_005
 # city scale, in memory with this), and no JIT (the build is a few dozen statements of a second or so each,
 # where compiling costs more than it saves).
 SESSION = {"work_mem": "256MB", "jit": "off"}
-# Scope of the marts rather than thresholds: group_term's school_year values run over these years
-# (DESIGN 5: '6'…'9'); eligible_vocational_share is taken among pupils in the final year.
-MART_SCHOOL_YEAR_MIN = 6
-MART_SCHOOL_YEAR_MAX = 9
+# eligible_vocational_share is taken among pupils in the final year of grundskola (a fact, not a setting;
+# the school years the marts cover are the settings mart_school_year_min/_max).
 FINAL_SCHOOL_YEAR = 9
+# The school years of mart.target_group's criteria: PPSS is for pupils in years 6–9 (DESIGN 5).
+TARGET_SCHOOL_YEARS = (6, 9)
 
 _MODEL_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -153,10 +153,14 @@ def build_parameters(settings: Settings, as_of: dt.date | None = None) -> dict[s
     # the SQL's business and would reach this table and the build's XCom (issue 17, finding 5).
     params = {name: str(value) for name, value in settings.as_dict().items()
               if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    if not 0 <= settings.mart_school_year_min <= settings.mart_school_year_max <= 10:
+        raise ValueError("mart school years must satisfy 0 <= mart_school_year_min <= mart_school_year_max <= 10")
+    if not (0 <= settings.target_absence_min <= 1 and 0 <= settings.target_share_passed_max <= 1):
+        raise ValueError("target_absence_min and target_share_passed_max must lie in 0..1")
     params.update(
-        mart_school_year_min=str(MART_SCHOOL_YEAR_MIN),
-        mart_school_year_max=str(MART_SCHOOL_YEAR_MAX),
         final_school_year=str(FINAL_SCHOOL_YEAR),
+        target_school_year_min=str(TARGET_SCHOOL_YEARS[0]),
+        target_school_year_max=str(TARGET_SCHOOL_YEARS[1]),
         as_of_date=(as_of or dt.date.today()).isoformat(),
     )
     return params
@@ -249,6 +253,10 @@ def prepare(url: str, settings: Settings | None = None, terms: list[str] | None 
             copy_rows(conn, "core.build_term", ("term",), ((t,) for t in chosen))
             write_term_keys(conn, mart_pseudonymiser)
             timings.update(run_models(conn, [m for m in all_models if m.layer != "core"]))
+            t_effects = time.perf_counter()
+            from ..effects.mart import write_programme_effects   # numpy and scipy: only when a build runs
+            write_programme_effects(conn, settings.suppression_min_n)
+            timings["effects/programme_effect"] = round(time.perf_counter() - t_effects, 3)
 
             rows = {t: _count(conn, t) for t in CORE_TABLES}
             for table in MART_TABLES:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ...warehouse.bulk import NULL, UNSAFE
+from ...warehouse.bulk import NULL
 from ..pipeline import Mapper, PageOut, Run
-from ..schema import ATTENDANCE_SUMS, AttendancePage, Drop, check, get, is_nonempty_text, opt_int4, require, valid_uuid
+from ..schema import (
+    ATTENDANCE_SUMS, LINE_UNSAFE, AttendancePage, Drop, check, get, is_nonempty_text, opt_int4, require, valid_uuid,
+)
 
 ATTENDANCE_TABLE = "staging.ss12000_attendance"
 ATTENDANCE_TEMP = "tmp_ss12000_attendance"
@@ -43,13 +45,13 @@ def attendance_line(run: Run) -> Callable[[Any], str | None]:
     """This run's formatter of a typed attendance record for the current term window."""
     refs, person_ref, erased = run.refs, run.person_ref, run.erased_refs
     term = run.term
-    unsafe = UNSAFE
+    unsafe = LINE_UNSAFE
     window = f"\t{term.name}\t{term.start.isoformat()}\t{term.end.isoformat()}\t"
     tail = f"\t{run.run_id}\n"
 
     def line(a: Any) -> str | None:
         student, activity = a.student.id, a.activity.id
-        if not student or unsafe(activity):
+        if not student or unsafe(f"{student}{activity}"):
             return None
         ref = refs.get(student) or person_ref(student)
         if ref in erased:

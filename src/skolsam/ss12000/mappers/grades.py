@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ...warehouse.bulk import NULL, UNSAFE
+from ...warehouse.bulk import NULL
 from ..pipeline import Mapper, PageOut, Run
 from ..schema import (
-    CORRECTION_TYPES, DATE_RE, GRADE_VALUE_UNKNOWN, GRADE_VALUES, SEMESTERS, TIMESTAMP_RE, Drop, GradePage, Reject,
-    check, is_bool, is_nonempty_text, is_ref, object_ref, one_of, opt_bool, opt_uuid, optional, ref_id, require,
-    valid_date, valid_ts, valid_uuid,
+    CORRECTION_TYPES, DATE_RE, GRADE_VALUE_UNKNOWN, GRADE_VALUES, LINE_UNSAFE, SEMESTERS, TIMESTAMP_RE, Drop,
+    GradePage, Reject, check, is_bool, is_nonempty_text, is_ref, object_ref, one_of, opt_bool, opt_uuid, optional,
+    ref_id, require, valid_date, valid_ts, valid_uuid,
 )
 
 GRADE_TABLE = "staging.ss12000_grade"
@@ -54,7 +54,9 @@ def grade(run: Run, o: Any, out: PageOut) -> dict[str, list[tuple]]:
 def grade_line(run: Run) -> Callable[[Any], str | None]:
     """This run's formatter of a typed grade (types and value sets already checked by the decoder)."""
     refs, person_ref, erased = run.refs, run.person_ref, run.erased_refs
-    unsafe, is_ts, is_date = UNSAFE, TIMESTAMP_RE, DATE_RE
+    unsafe, is_ts, is_date = LINE_UNSAFE, TIMESTAMP_RE, DATE_RE
+    stamps: set[str] = set()  # meta.modified values whose syntax was checked
+    days: set[str] = set()  # and registeredDate values
     tail = f"\t{run.run_id}\n"
 
     def line(g: Any) -> str | None:
@@ -64,10 +66,20 @@ def grade_line(run: Run) -> Callable[[Any], str | None]:
         org_id = None if org is None else org.id
         student = g.student.id
         gid, syllabus, registered, modified = g.id, g.syllabus.id, g.registeredDate, g.meta.modified
-        # PostgreSQL would take `now`, `epoch` or `infinity` as a date or timestamp: the syntax is checked here.
-        if (not student or unsafe(f"{gid}{syllabus}{registered}{modified}{org_id}") or not is_ts(modified)
-                or not is_date(registered)):
+        # PostgreSQL would take `now`, `epoch` or `infinity` as a date or timestamp: the syntax is checked here
+        # (once per distinct value: grades are registered on few days, at whole minutes).
+        if not student or unsafe(f"{gid}{student}{syllabus}{registered}{modified}{org_id}"):
             return None
+        if modified not in stamps:
+            if not is_ts(modified):
+                return None
+            if len(stamps) > 200_000:
+                stamps.clear()
+            stamps.add(modified)
+        if registered not in days:
+            if not is_date(registered):
+                return None
+            days.add(registered)
         ref = refs.get(student) or person_ref(student)
         if ref in erased:
             return None

@@ -1,0 +1,31 @@
+-- core.term_attendance_status: per calendar term and source, whether its attendance window was extracted
+-- (audit.extract_coverage, written by the extractor). A term never read has status 'never_read' and reason
+-- 'attendance_window_never_extracted': its absence figures are NULL because nothing was read, which the
+-- marts and the report can say, rather than because the school reported no absence.
+-- Attendance in staging without a coverage row (loaded before coverage was recorded) counts as read.
+TRUNCATE core.term_attendance_status;
+
+WITH legacy AS (
+    SELECT DISTINCT source, term FROM staging.ss12000_attendance
+),
+read_sources AS (
+    SELECT source FROM audit.extract_coverage WHERE entity = 'aggregatedAttendance'
+    UNION SELECT source FROM legacy
+),
+sources AS (              -- the sources that read anything; before any read, the default one
+    SELECT source FROM read_sources
+    UNION SELECT 'ss12000' WHERE NOT EXISTS (SELECT 1 FROM read_sources)
+)
+INSERT INTO core.term_attendance_status (term, source, status, reason, window_start, window_end, read_at)
+SELECT t.term, s.source,
+       CASE WHEN c.term IS NOT NULL OR l.term IS NOT NULL THEN 'read' ELSE 'never_read' END,
+       CASE WHEN c.term IS NOT NULL OR l.term IS NOT NULL THEN NULL
+            ELSE 'attendance_window_never_extracted' END,
+       c.window_start, c.window_end, c.read_at
+FROM core.dim_term t
+CROSS JOIN sources s
+LEFT JOIN audit.extract_coverage c
+       ON c.term = t.term AND c.source = s.source AND c.entity = 'aggregatedAttendance'
+LEFT JOIN legacy l ON l.term = t.term AND l.source = s.source;
+
+ANALYZE core.term_attendance_status;
