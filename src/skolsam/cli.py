@@ -20,12 +20,9 @@ COMMANDS = (
     "report",
     "demo",
     "bench",
-<<<<<<< HEAD
-    "export",
-=======
     "rotate_key",
     "effects_check",
->>>>>>> main
+    "export",
 )
 
 
