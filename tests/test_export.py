@@ -58,7 +58,7 @@ def test_xlsx_equals_the_mart_and_explains_the_columns(url, tmp_path):
 
     [path] = export_term(url, TERM, "xlsx", tmp_path)
     wb = load_workbook(path, read_only=True)
-    assert wb.sheetnames == ["Grupper", "Kolumner"]  # no programme_effect / target_group in this warehouse
+    assert wb.sheetnames == ["Grupper", "Kolumner"]  # programme_effect / target_group have no rows here
     columns, rows = mart_rows(url)
     sheet = [tuple(r) for r in wb["Grupper"].iter_rows(values_only=True)]
     assert list(sheet[0]) == [heading(c) for c in columns]

@@ -45,7 +45,7 @@ def _read(conn, table: str, term: str) -> tuple[list[str], list[tuple]]:
 
 
 def read_marts(warehouse_url: str, term: str, tables: Iterable[str] | None = None) -> dict[str, tuple[list[str], list[tuple]]]:
-    """The term's rows of every exportable mart that exists: {table: (columns, rows)}."""
+    """The term's rows of every exportable mart that exists and has rows for it: {table: (columns, rows)}."""
     from ..warehouse.connection import connect
 
     wanted = list(tables or EXPORTABLE)
@@ -56,7 +56,10 @@ def read_marts(warehouse_url: str, term: str, tables: Iterable[str] | None = Non
     with connect(warehouse_url) as conn:
         for table in wanted:
             if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]:
-                out[table] = _read(conn, table, term)
+                columns, rows = _read(conn, table, term)
+                # An optional mart without rows for the term (not built yet) adds an empty file: left out.
+                if rows or table == "mart.group_term":
+                    out[table] = (columns, rows)
     if "mart.group_term" in wanted and not out.get("mart.group_term", ([], []))[1]:
         raise ExportError(f"mart.group_term has no rows for {term}")
     return out
