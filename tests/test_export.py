@@ -46,7 +46,8 @@ def test_csv_equals_the_mart_with_suppressed_cells_empty(url, tmp_path):
     assert got[0] == [heading(c) for c in columns] and got[0][0] == "Termin"
     assert sorted(map(tuple, got[1:])) == sorted(tuple(as_text(v) for v in r) for r in rows)
     suppressed = [r for r in got[1:] if r[columns.index("suppressed")] == "ja"]
-    assert len(suppressed) == 5  # the hidden groups of the example cube for VT2026
+    # Exactly the mart's hidden groups of the example cube for VT2026 (primary and secondary), and some.
+    assert len(suppressed) == sum(1 for r in rows if r[columns.index("suppressed")]) > 0
     measures = [columns.index(c) for c in ("n_students", "share_passed_mean", "absence_rate_mean")]
     assert all(r[i] == "" for r in suppressed for i in measures)
     shown = [r for r in got[1:] if r[columns.index("suppressed")] == "nej"]

@@ -56,11 +56,28 @@ def scrub_value(value: Any) -> Any:
 
 
 def _read_text(path: Path) -> str:
+    if path.suffix == ".pdf":
+        text = _pdf_text(path)
+        if text is not None:
+            return text
     data = path.read_bytes()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def _pdf_text(path: Path) -> str | None:
+    """A PDF's text and metadata, as a reader sees them. Its raw bytes hold the file's own /ID and font
+    subset hashes (32 hex digits, not data), which would read as keys; without pypdf the bytes are scanned."""
+    try:
+        from pypdf import PdfReader
+    except ImportError:
+        return None
+    reader = PdfReader(str(path))
+    parts = [page.extract_text() or "" for page in reader.pages]
+    parts.extend(str(v) for v in (reader.metadata or {}).values())
+    return "\n".join(parts)
 
 
 def scan_tree(root: Path, *, skip: Iterable[str] = ()) -> list[tuple[Path, str]]:
