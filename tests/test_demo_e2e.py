@@ -5,6 +5,7 @@ the pipeline writes: every table of the warehouse, Airflow's XComs, the task log
 
 from __future__ import annotations
 
+import collections
 import csv
 import os
 import uuid
@@ -63,6 +64,40 @@ def _utf8(raw: bytes) -> bool:
         return False
 
 
+def create_own_database(admin_url: str, name: str | None = None) -> str:
+    """Create the demo's warehouse database under a name of its own; a name already taken is an error.
+
+    No ``DROP ... WITH (FORCE)`` first: with the old fixed name, one checkout's fixture dropped and refilled
+    the database another checkout's demo was using on the shared server, so a "second run" compared rows
+    written by two different runs (and branches). A clash now fails at once instead of sharing a warehouse.
+    """
+    name = name or f"skolsam_demo_e2e_{uuid.uuid4().hex[:8]}"
+    with connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def test_the_demo_database_is_never_taken_from_another_run(pg_admin_url):
+    from psycopg.errors import DuplicateDatabase
+    from sqlalchemy.engine import make_url
+
+    theirs = create_own_database(pg_admin_url)
+    ours = create_own_database(pg_admin_url)
+    try:
+        assert ours != theirs  # a fresh name per run
+        with connect(make_url(pg_admin_url).set(database=theirs).render_as_string(hide_password=False)) as other:
+            other.execute("CREATE TABLE marker (x int)")
+            other.commit()
+            with pytest.raises(DuplicateDatabase):
+                create_own_database(pg_admin_url, theirs)
+            # The other run's session and data survive the clash.
+            assert other.execute("SELECT count(*) FROM marker").fetchone()[0] == 0
+    finally:
+        with connect(pg_admin_url, autocommit=True) as conn:
+            for name in (theirs, ours):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, pg_admin_url):
     from sqlalchemy.engine import make_url
@@ -71,10 +106,7 @@ def demo(tmp_path_factory, pg_admin_url):
     dataset = root / "dataset"
     generate_dataset(dataset, pupils=300, seed=7, terms=["HT2025", "VT2026"])
     # A name of its own: several checkouts may run this test on one server at once.
-    name = f"skolsam_demo_e2e_{uuid.uuid4().hex[:8]}"
-    with connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = create_own_database(pg_admin_url)
     url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
     home = root / "home"
     with pytest.MonkeyPatch.context() as mp:
@@ -112,16 +144,18 @@ def test_a_second_run_changes_nothing(demo):
     dataset, home, result = demo
     tables = ("staging.ss12000_grade", "staging.enrollment", "mart.participant_term", "mart.group_term")
 
-    def snapshot():
+    def snapshot():  # rows as multisets: duplicates count, order does not
         with connect(result.warehouse_url) as conn:
-            return {t: conn.execute(f"SELECT md5(string_agg(x::text, '' ORDER BY x::text)) FROM {t} x").fetchone()[0]
-                    for t in tables}
+            return {t: collections.Counter(r for (r,) in conn.execute(f"SELECT x::text FROM {t} x")) for t in tables}
 
     before = snapshot()
     assert os.environ["SKOLSAM_PSEUDONYM_KEY"] == TEST_KEY
     run_demo(dataset, result.warehouse_url, home=home, echo=lambda *_: None)
     after = snapshot()
-    assert [t for t in tables if after[t] != before[t]] == []
+    # Per changed table: (rows only before, rows only after); counts only, no row values in the message.
+    changed = {t: (sum((before[t] - after[t]).values()), sum((after[t] - before[t]).values()))
+               for t in tables if before[t] != after[t]}
+    assert changed == {}
 
 
 def test_no_civic_number_or_name_anywhere(demo):

@@ -27,6 +27,7 @@ COMMANDS = (
     "bench",
     "rotate_key",
     "effects_check",
+    "export",
 )
 
 

@@ -123,6 +123,18 @@ class Settings:
     # Where the quality gate writes Data Docs: a path or an fsspec URL every worker shares. Default
     # $SKOLSAM_HOME/data_docs.
     data_docs_location: str = ""
+    # --- tools: report sign-off and publication, exports, administrators' page ---
+    # Where report drafts and published reports are kept: a path or an fsspec URL (s3://, sftp://, ...)
+    # that every worker reaches. Default: $SKOLSAM_HOME/reports.
+    report_location: str = ""
+    # Who is told when a term's report is published or a draft is rejected (comma-separated e-mail
+    # addresses; the notifier's recipients when empty).
+    report_recipients: str = ""
+    # Hours the report DAG waits for its term's marts before it fails, and minutes between looks.
+    report_marts_wait_hours: float = 168.0
+    report_marts_poke_minutes: float = 30.0
+    # Days an analyst has to approve or reject a draft; then the approval task fails and nothing is published.
+    report_approval_days: int = 14
     # Seconds the rewrite of the table files after an erasure (VACUUM FULL) waits for transactions older
     # than the erasure to end; past it the maintenance DAG does the rewrite on its next run.
     erasure_vacuum_wait_seconds: int = 300

@@ -78,13 +78,18 @@ def prepare_home(home: Path, extra_env: dict[str, str]) -> dict[str, str]:
 
 
 def dags_test(dag_id: str, env: dict[str, str], logical_date: str | None = None,
-              conf: dict | None = None, log_file: Path | None = None) -> None:
-    """``airflow dags test``: one DAG run, every task in this process tree. Raises if the run fails."""
+              conf: dict | None = None, log_file: Path | None = None,
+              mark_success_pattern: str | None = None) -> None:
+    """``airflow dags test``: one DAG run, every task in this process tree. Raises if the run fails.
+
+    ``mark_success_pattern``: task ids marked success without running (the report's human approval)."""
     cmd = [_airflow_bin(), "dags", "test", dag_id]
     if logical_date:
         cmd.append(logical_date)
     if conf:
         cmd += ["--conf", json.dumps(conf)]
+    if mark_success_pattern:
+        cmd += ["--mark-success-pattern", mark_success_pattern]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     text = out.stdout + out.stderr
     if log_file is not None:

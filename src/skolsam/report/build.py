@@ -85,7 +85,7 @@ class _Numbering:
 
 
 def compose(model: ReportModel, *, status: str = "preliminary", made_on: dt.date | None = None,
-            build_id: str | None = None) -> dict:
+            build_id: str | None = None, gate_status: str | None = None) -> dict:
     """The whole document: title block facts and the sections in reading order."""
     made_on = made_on or dt.date.today()
     settings = model.settings
@@ -178,6 +178,7 @@ def compose(model: ReportModel, *, status: str = "preliminary", made_on: dt.date
         "next_report": fmt.date_long(next_due) if next_due else None,
         "source": narrative.SOURCE,
         "build_id": build_id,
+        "gate_status": gate_status,
         "version": __version__,
     }
 
@@ -204,8 +205,12 @@ def render_html(context: dict) -> str:
 
 
 def build_report(warehouse_url: str, term: str, out_dir: Path, *, settings: Settings | None = None,
-                 pdf: bool = True, status: str = "preliminary", build_id: str | None = None) -> Path:
+                 pdf: bool = True, status: str = "preliminary", build_id: str | None = None,
+                 provenance: dict[str, str] | None = None) -> Path:
     """Write ``out_dir/uppfoljning_<term>.html`` and the PDF of it; return the HTML path.
+
+    ``provenance`` (``build_id``, ``gate_status``, as text; from skolsam.publication) names the build the
+    figures come from and its quality-gate status on the title block.
 
     Reads aggregates only. ``status`` is "preliminary" (a draft) or "final" (approved). Raises ReportError
     when the mart has no rows for the term; with ``report_pdf = required`` a missing Chromium is an error.
@@ -216,18 +221,21 @@ def build_report(warehouse_url: str, term: str, out_dir: Path, *, settings: Sett
     inputs = load_inputs(warehouse_url, name)
     if not inputs.group_term.has_term(name):
         raise ReportError(f"mart.group_term has no rows for {name}")
+    provenance = provenance or {}
     return write_report(inputs, name, prev, Path(out_dir), settings=settings, pdf=pdf, status=status,
-                        build_id=build_id)
+                        build_id=build_id or provenance.get("build_id"),
+                        gate_status=provenance.get("gate_status"))
 
 
 def write_report(inputs: ReportInputs, term: str, prev: str, out_dir: Path, *, settings: Settings,
-                 pdf: bool = True, status: str = "preliminary", build_id: str | None = None) -> Path:
+                 pdf: bool = True, status: str = "preliminary", build_id: str | None = None,
+                 gate_status: str | None = None) -> Path:
     from .pdf import PdfUnavailable, print_pdf
 
     model = ReportModel(inputs, term, prev, settings)
     if not settings.report_contact:
         log.warning("report for %s: no contact on the title block (set the report_contact setting)", term)
-    html = render_html(compose(model, status=status, build_id=build_id))
+    html = render_html(compose(model, status=status, build_id=build_id, gate_status=gate_status))
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{report_basename(term)}.html"
     _write_atomically(html_path, html.encode("utf-8"))
