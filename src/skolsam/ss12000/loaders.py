@@ -262,7 +262,7 @@ def load_attendance(run, client, limit, full_refresh, previous, terms: list[term
 def load_deleted(run, client, limit, full_refresh, previous, terms):
     conn = run.conn
     conn.execute("CREATE TEMP TABLE tmp_ss12000_deleted (entity text NOT NULL, id uuid NOT NULL) ON COMMIT DROP")
-    conn.execute("CREATE TEMP TABLE tmp_ss12000_deleted_person (person_ref text NOT NULL) ON COMMIT DROP")
+    conn.execute('CREATE TEMP TABLE tmp_ss12000_deleted_person (person_ref text COLLATE "C" NOT NULL) ON COMMIT DROP')
     params: dict[str, Any] = {"entities": [v[0] for v in DELETED_ENTITIES.values()]}
     if previous:
         params["after"] = previous
