@@ -152,21 +152,33 @@ def _sanitise(result, key_like: bool) -> None:
         result.exception_info = privacy.scrub_value(result.exception_info)
 
 
+def _has_unexpected(result) -> bool:
+    """Whether a counts-only result may have values to show: it failed, raised, or counted unexpected rows
+    (a check with ``mostly`` passes with some)."""
+    if result is None or not result.success or results.exception_message(result.exception_info) is not None:
+        return True
+    return bool((result.result or {}).get("unexpected_count"))
+
+
 def _validate(batch_definition, suite: Suite, expectations: list[dict], params: dict[str, Any]):
     """Validate ``expectations`` on the batch: key-like ones for counts only, the rest with a few values.
     Returns GX ExpectationValidationResults in the suite's order, sanitised.
 
     GX applies one result format to a whole validation (an expectation's own ``result_format`` is
-    overridden by the run's), so the suite runs as two validations with GX's v1 Validator (what
-    ValidationDefinition.run uses), merged back into one result per suite."""
+    overridden by the run's), so the suite runs as up to two validations with GX's v1 Validator (what
+    ValidationDefinition.run uses), merged back into one result per suite: every check for counts first
+    (GX bundles those into one aggregate query per table); then the checks of non-key columns that found
+    unexpected rows once more, with a few of their values. Fetching values costs a scan of the table per
+    check (a ``LIMIT`` that no row satisfies reads every row), so only the checks that have values to show
+    pay it: the results are the same as validating every non-key check with values (issue 15)."""
     from great_expectations.validator.v1_validator import Validator
 
     by_check: dict[str, Any] = {}
     key_like = {e["meta"]["check"]: is_key_like(e) for e in expectations}
-    for want_keys, result_format in ((True, KEY_RESULT_FORMAT), (False, RESULT_FORMAT)):
-        part = [e for e in expectations if key_like[e["meta"]["check"]] == want_keys]
-        if not part:
-            continue
+    batch_meta, batch_id = None, None
+
+    def run(part: list[dict], result_format: dict) -> None:
+        nonlocal batch_meta, batch_id
         gx_suite = to_gx_suite(suite.name, part)
         validator = Validator(batch_definition=batch_definition, result_format=result_format)
         outcome = validator.validate_expectation_suite(gx_suite, params)
@@ -176,6 +188,12 @@ def _validate(batch_definition, suite: Suite, expectations: list[dict], params: 
             check = (r.expectation_config.meta or {}).get("check")
             _sanitise(r, key_like.get(check, True))
             by_check[check] = r
+
+    run(expectations, KEY_RESULT_FORMAT)
+    with_values = [e for e in expectations if not key_like[e["meta"]["check"]]
+                   and _has_unexpected(by_check.get(e["meta"]["check"]))]
+    if with_values:
+        run(with_values, RESULT_FORMAT)
     ordered = [by_check[e["meta"]["check"]] for e in expectations if e["meta"]["check"] in by_check]
     return ordered, batch_meta, batch_id
 
