@@ -16,7 +16,7 @@ from . import lines
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "7"
+INDEX_VERSION = "8"  # 8: term windows summed at build time (att_window)
 INDEX_DIR_ENV = "SKOLSAM_SS12000_INDEX_DIR"
 SUBDIR = "ss12000"
 
