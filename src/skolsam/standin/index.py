@@ -9,7 +9,9 @@ and the raw texts are joined into the answer without being parsed again.
 Aggregated attendance is kept as numbers: one row per dataset record, keyed by (half year of startDate,
 student number, activity number, startDate, endDate) in a WITHOUT ROWID table, so "sum the records inside
 a term window, per student and activity, from this key on" is one ordered GROUP BY over one half year that
-stops after a page of groups. (A window spanning half years is answered too, with a sort per page.)
+stops after a page of groups. (A window spanning half years is answered too, with a sort per page.) The
+term calendar's windows are summed once when the index is built (``att_window``), so the usual request, a
+whole term, reads ready answers in key order.
 
 The index file lives in ``index_dir`` (default ``$SKOLSAM_HOME/cache/ss12000-index``, or
 ``SKOLSAM_SS12000_INDEX_DIR``), named after the dataset path and the name, size and mtime of every source
