@@ -81,22 +81,24 @@ def extract(entity: str, url: str, api, pseudonymiser, settings: Settings, *, fu
 
 def extract_all(url: str, api, pseudonymiser, settings: Settings, *, entities: Sequence[str] | None = None,
                 full_refresh: bool = False, terms: Sequence[str] | str | None = None,
-                on_entity=None, on_error=None) -> list[dict]:
+                on_entity=None, on_error=None, source: str | None = None) -> list[dict]:
     """Every entity in dependency order as one staging batch, sharing one HTTP client. A failing entity
     (``on_error(exc)``) does not stop the others; then ExtractError names the failed ones (``failed``,
-    ``summaries``). ``on_entity(summary)`` is called after each loaded entity."""
+    ``summaries``). ``on_entity(summary)`` is called after each loaded entity. ``source``: the school
+    system's id (its own staging rows, watermarks and batch; default the one-system ``ss12000``)."""
     from .ss12000.extract import ENTITIES, ExtractError
 
     out: list[dict] = []
     failed: list[str] = []
     chosen = list(entities or ENTITIES)
-    batch_id = begin_education_load(url, settings, "cli")
+    where = {"source": source} if source else {}
+    batch_id = begin_education_load(url, settings, "cli", **where)
     try:
         with api.client() as client:
             for entity in chosen:
                 try:
                     out.append(extract(entity, url, api, pseudonymiser, settings, full_refresh=full_refresh,
-                                       terms=terms, client=client))
+                                       terms=terms, client=client, **where))
                 except ExtractError as exc:
                     failed.append(entity)
                     if on_error is not None:
