@@ -227,12 +227,14 @@ def apply_grants(url: str) -> list[str]:
 
 def build_all(url: str, settings: Settings, terms: Sequence[str] | None = None, *, gate: bool = True,
               publish_marts: bool = True, staging_checks: bool = True, mart_pseudonymiser=None) -> dict:
-    """The build as the command line runs it: the same steps as the DAG's tasks, in one process.
+    """The build as the command line runs it: the same steps as the DAG's tasks, in one process (staging
+    gate, match rate, candidates, mart gate, publish).
 
     ``gate=False`` skips the mart gate, ``staging_checks=False`` the staging gate and match rate (a
     developer's shortcut), ``publish_marts=False`` stops after the candidates."""
     gated = staging_quality_gate(url, settings)["staging_version"] if staging_checks else None
-    if staging_checks:
+    if staging_checks:  # the DAG's match_rate_gate task (MatchRateTooLow stops the build)
+        match_rate_gate(url, settings)
         result = prepare_candidates(url, settings, terms, gated_version=gated, mart_pseudonymiser=mart_pseudonymiser)
     else:
         from .warehouse import build, locks
