@@ -34,7 +34,13 @@ class MatchRate:
     incomplete_sources: tuple[str, ...] = ()  # SS 12000 sources whose persons extract is failing
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """JSON-ready; the set-aside fields only while a source is incomplete (then they matter)."""
+        out = asdict(self)
+        if not self.incomplete_sources:
+            del out["set_aside"], out["incomplete_sources"]
+        else:
+            out["incomplete_sources"] = list(self.incomplete_sources)
+        return out
 
 
 class MatchRateTooLow(DeterministicError, RuntimeError):
