@@ -70,6 +70,11 @@ def test_the_build_publishes_the_read_source_and_the_match_rate_sets_the_rest_as
     assert result["terms"] == ["HT2025", "VT2026"] and result["published"]["group_term"]["inserted"] > 0
     assert query(url, "SELECT count(DISTINCT term) FROM mart.group_term")[0][0] == 2
     assert query(url, "SELECT count(*) FROM mart.participant_term")[0][0] > 0
+    # The build records per term and source what was read: the operator's terms were never read.
+    status = dict(((term, source), state) for term, source, state in query(
+        url, "SELECT term, source, status FROM core.term_attendance_status WHERE term IN ('HT2025', 'VT2026')"))
+    assert status == {("HT2025", "stockholm"): "read", ("VT2026", "stockholm"): "read",
+                      ("HT2025", "fristaende_1"): "never_read", ("VT2026", "fristaende_1"): "never_read"}
 
 
 def test_once_the_source_reads_again_nothing_is_set_aside(failed_operator, tmp_path):

@@ -8,11 +8,12 @@ TRUNCATE core.term_attendance_status;
 WITH legacy AS (
     SELECT DISTINCT source, term FROM staging.ss12000_attendance
 ),
-read_sources AS (
-    SELECT source FROM audit.extract_coverage WHERE entity = 'aggregatedAttendance'
-    UNION SELECT source FROM legacy
+read_sources AS (        -- the sources that read attendance, or tried to: a source whose extract has
+    SELECT source FROM audit.extract_coverage WHERE entity = 'aggregatedAttendance'   -- failed from the
+    UNION SELECT source FROM legacy                                                   -- start is never_read
+    UNION SELECT source FROM audit.load_run WHERE entity = 'aggregatedAttendance'     -- in every term
 ),
-sources AS (              -- the sources that read anything; before any read, the default one
+sources AS (              -- before any read, the default one
     SELECT source FROM read_sources
     UNION SELECT 'ss12000' WHERE NOT EXISTS (SELECT 1 FROM read_sources)
 )
