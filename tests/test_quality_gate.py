@@ -302,7 +302,8 @@ def test_broken_mart_candidate_stops_and_names_the_check(data):
 
     rows = dq_rows(data.url)
     assert {r[1] for r in rows} == {"mart_candidate.participant_term", "mart_candidate.group_term",
-                                    "mart_candidate.target_group", "mart_candidate.programme_effect"}
+                                    "mart_candidate.target_group", "mart_candidate.programme_effect",
+                                    "core.fact_participation"}
     dup = [r for r in rows if r[2].startswith("one_row_per_pupil_programme_term")]
     assert dup and dup[0][4] is False and dup[0][6] == 2 and dup[0][3] == "critical"
     assert_no_personal_data(repr(rows), data)
