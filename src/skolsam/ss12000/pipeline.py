@@ -82,13 +82,16 @@ class Mapper:
     ``ref``: the quarantine row's record_ref for a record (never free text).
     ``page_type`` and ``line``: the typed path, a msgspec page struct and, per run, a function from one
     typed record to its COPY line for ``run.target`` (None when the strict check must decide).
+    ``tables``: for a mapper that writes several tables (persons and their enrolments), the tables its typed
+    line writes, in order; its line then returns one COPY text per table (several lines, or none: ``""``).
     """
 
     path: str
     check: Callable[["Run", Any, PageOut], dict[str, list[tuple]]]
     ref: Callable[["Run", Any], str | None]
     page_type: type | None = None
-    line: Callable[["Run"], Callable[[Any], str | None]] | None = None
+    line: Callable[["Run"], Callable[[Any], Any]] | None = None
+    tables: tuple[str, ...] = ()
 
 
 @functools.cache
@@ -103,28 +106,47 @@ def _loads_record(raw: Any) -> Any:
 
 
 def process_page(run: "Run", mapper: Mapper, records: list, n0: int, *, typed: bool = False,
-                 split: bool = False) -> PageOut:
+                 split: bool = False, as_dicts: Callable[[], list] | None = None) -> PageOut:
     """Map one page: ``records`` are typed records (``typed``), undecoded records (``split``, each decoded on
     its own) or plain JSON data; ``n0`` is the number of records before the page. Each record takes its
-    typed line where it has one, else the strict check (:func:`_check_one`)."""
+    typed line where it has one, else the strict check (:func:`_check_one`) of the record as read: the
+    page's plain data from ``as_dicts`` (parsed once, on the first such record), so that the strict check
+    and the quarantine's content hash see every field, not only those of the struct."""
     out = PageOut()
     line = mapper.line(run) if (typed or split) and mapper.line is not None else None
     if line is None:  # plain JSON (or split records of a mapper without a struct): the strict check
         for n, rec in enumerate(records, n0 + 1):
             _check_one(run, mapper, _loads_record(rec) if split else rec, n, out)
         return out
-    append = out.text.setdefault(run.target, []).append
+    tables = mapper.tables
+    if tables:  # one text per table; a table gets its key when it gets a line, as the strict check does
+        texts = out.text
+
+        def append(parts: tuple[str, ...]) -> None:
+            for table, part in zip(tables, parts):
+                if part:
+                    texts.setdefault(table, []).extend(part)
+    else:
+        append = out.text.setdefault(run.target, []).append
     decode = _record_decoder(mapper.page_type).decode if split else None
+    plain: list | None = None
     for n, rec in enumerate(records, n0 + 1):
         if decode is not None:
+            raw = rec
             try:
-                rec = decode(rec)
+                rec = decode(raw)
             except DECODE_ERRORS:
-                _check_one(run, mapper, _loads_record(rec), n, out)
+                _check_one(run, mapper, _loads_record(raw), n, out)
                 continue
         text = line(rec)
         if text is not None:
             append(text)
+        elif decode is not None:
+            _check_one(run, mapper, _loads_record(raw), n, out)
+        elif as_dicts is not None:
+            if plain is None:
+                plain = as_dicts()
+            _check_one(run, mapper, plain[n - n0 - 1], n, out)
         else:
             _check_one(run, mapper, to_dict(rec), n, out)
     return out
@@ -334,7 +356,8 @@ class Run:
                     n0 = self.read
                     self.read += len(data)
                     self.pages += 1
-                    out = process_page(self, mapper, data, n0, typed=decoded is not None and not split, split=split)
+                    out = process_page(self, mapper, data, n0, typed=decoded is not None and not split, split=split,
+                                       as_dicts=as_dicts)
                     worker.submit(lambda out=out, as_dicts=as_dicts, n0=n0:
                                   self._write(out, as_dicts, n0, mapper, columns))
             worker.finish()

@@ -93,6 +93,35 @@ class AttendancePage(msgspec.Struct, gc=False):
     pageToken: Optional[str] = None
 
 
+class CivicNo(msgspec.Struct, gc=False):
+    value: Optional[str] = None
+
+
+class Enrolment(msgspec.Struct, gc=False):
+    enroledAt: Ref
+    schoolType: str
+    startDate: str
+    endDate: Optional[str] = None
+    cancelled: Optional[bool] = None
+    schoolYear: Optional[int] = None
+
+
+class Person(msgspec.Struct, gc=False):
+    """Only what the persons mapper reads: names, addresses and the rest are never decoded."""
+
+    id: str
+    meta: Meta
+    enrolments: Optional[list[Enrolment]] = None
+    civicNo: Optional[CivicNo] = None
+    sex: Optional[str] = None  # the strict check counts a value outside the set; the typed line leaves it to it
+    securityMarking: Optional[str] = None
+
+
+class PersonPage(msgspec.Struct, gc=False):
+    data: list[Person]
+    pageToken: Optional[str] = None
+
+
 ATTENDANCE_SUMS = tuple(f for f in Attendance.__struct_fields__ if f.endswith("Sum"))
 DECODE_ERRORS: tuple[type[BaseException], ...] = (msgspec.ValidationError, msgspec.DecodeError)
 

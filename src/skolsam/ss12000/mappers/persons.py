@@ -2,18 +2,23 @@
 memory; the source person id only ever becomes ``person_ref``; names, civic numbers and addresses are never
 written. Lenient where a real register is: unknown ``sex`` is ``Okänt``, an unknown ``securityMarking`` is
 treated as protected, a school year outside the spec's range is kept as NULL, persons without an enrolment
-(staff, guardians) are skipped and counted, 10-digit civic numbers get their century (counted)."""
+(staff, guardians) are skipped and counted, 10-digit civic numbers get their century (counted).
+
+Two paths, one set of rules: the strict check (:func:`person`) and the typed line (:func:`person_line`), which
+formats a decoded :class:`..schema.Person` straight to COPY text and hands every record it would have to
+repair, count, skip, reject or drop to the strict check (it returns None): only the plain pupil takes it."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from ...identity import InvalidIdentity
+from ...warehouse.bulk import NULL
 from ..pipeline import Mapper, PageOut, Run
 from ..schema import (
-    FIELD_INVALID, SECURITY_MARKINGS, SEXES, Drop, Reject, Skip, check, is_text, opt_bool, opt_date, require,
-    valid_date, valid_ts, valid_uuid,
+    FIELD_INVALID, LINE_UNSAFE, SECURITY_MARKINGS, SEXES, Drop, PersonPage, Reject, Skip, check, is_text, opt_bool,
+    opt_date, require, valid_date, valid_ts, valid_uuid,
 )
 
 PERSON_TABLE = "staging.ss12000_person"
@@ -73,12 +78,12 @@ def person(run: Run, o: Any, out: PageOut) -> dict[str, list[tuple]]:
     modified = o["meta"]["modified"]
     check((("meta.modified", valid_ts, modified),))
     sex = o.get("sex")
-    if sex not in SEXES:
+    if type(sex) is not str or sex not in SEXES:  # (a list or an object is unhashable: no crash, Okänt)
         sex = "Okänt"  # as registered: unknown or missing is Okänt (DESIGN 4 keeps sex as given)
         out.counts["sex_unknown"] += 1
     marking = o.get("securityMarking")
     protected = marking != "Ingen"
-    if marking not in SECURITY_MARKINGS:
+    if type(marking) is not str or marking not in SECURITY_MARKINGS:
         out.counts["security_marking_unknown"] += 1  # treated as protected: the safe side
     rows = []
     for ordinal, e in enumerate(enrols):
@@ -101,4 +106,53 @@ def person(run: Run, o: Any, out: PageOut) -> dict[str, list[tuple]]:
             f"pg_temp.{ENROLMENT_TEMP}": rows}
 
 
-PERSONS = Mapper("/persons", person, _person_ref_of)
+def person_line(run: Run) -> Callable[[Any], tuple[list[str], list[str]] | None]:
+    """This run's formatter of a typed person: its person line and its enrolment lines, or None where the
+    strict check must decide (no enrolments, a 10-digit or invalid civic number, a value it would count or
+    refuse, a character COPY text would need escaped, an erased pupil)."""
+    person_ref, key_for, run_id = run.person_ref, run.pseudo.key_for, run.run_id
+    erased_refs, erased_keys = run.erased_refs, run.erased_keys
+    unsafe, ten_digits = LINE_UNSAFE, _TEN_DIGITS
+    days: set[str] = set()  # dates whose validity was checked (pupils start on few days)
+
+    def good_date(v: str) -> bool:
+        if v in days:
+            return True
+        if not valid_date(v):
+            return False
+        if len(days) > 100_000:
+            days.clear()
+        days.add(v)
+        return True
+
+    def line(p: Any) -> tuple[list[str], list[str]] | None:
+        pid, enrols, civic, sex, marking = p.id, p.enrolments, p.civicNo, p.sex, p.securityMarking
+        if not pid or not enrols or civic is None or sex not in SEXES or marking not in SECURITY_MARKINGS:
+            return None
+        value, modified = civic.value, p.meta.modified
+        if value is None or ten_digits(value.strip()) is not None or not valid_ts(modified):
+            return None
+        try:
+            student_key, ident = key_for(value)
+        except InvalidIdentity:
+            return None
+        ref = person_ref(pid)
+        if ref in erased_refs or student_key in erased_keys:
+            return None
+        rows = []
+        for ordinal, e in enumerate(enrols):
+            school_type, year, start, end, cancelled = e.schoolType, e.schoolYear, e.startDate, e.endDate, e.cancelled
+            if (not valid_uuid(e.enroledAt.id) or unsafe(school_type) or not good_date(start)
+                    or (end is not None and not good_date(end))
+                    or (year is not None and not SCHOOL_YEAR_MIN <= year <= SCHOOL_YEAR_MAX)):
+                return None
+            rows.append(f"{ref}\t{ordinal}\t{e.enroledAt.id}\t{school_type}\t{NULL if year is None else year}\t"
+                        f"{start}\t{NULL if end is None else end}\t{'t' if cancelled else 'f'}\t{modified}\n")
+        protected = "f" if marking == "Ingen" else "t"
+        return ([f"{ref}\t{student_key}\t{sex}\t{ident.birth_year}\t{protected}\t{modified}\t{run_id}\n"], rows)
+
+    return line
+
+
+PERSONS = Mapper("/persons", person, _person_ref_of, PersonPage, person_line,
+                 tables=(f"pg_temp.{PERSON_TEMP}", f"pg_temp.{ENROLMENT_TEMP}"))
