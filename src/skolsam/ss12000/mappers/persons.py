@@ -114,6 +114,7 @@ def person_line(run: Run) -> Callable[[Any], tuple[list[str], list[str]] | None]
     erased_refs, erased_keys = run.erased_refs, run.erased_keys
     unsafe, ten_digits = LINE_UNSAFE, _TEN_DIGITS
     days: set[str] = set()  # dates whose validity was checked (pupils start on few days)
+    stamps: set[str] = set()  # and meta.modified values (registers change persons in batches)
 
     def good_date(v: str) -> bool:
         if v in days:
@@ -130,8 +131,14 @@ def person_line(run: Run) -> Callable[[Any], tuple[list[str], list[str]] | None]
         if not pid or not enrols or civic is None or sex not in SEXES or marking not in SECURITY_MARKINGS:
             return None
         value, modified = civic.value, p.meta.modified
-        if value is None or ten_digits(value.strip()) is not None or not valid_ts(modified):
+        if value is None or ten_digits(value.strip()) is not None:
             return None
+        if modified not in stamps:
+            if not valid_ts(modified):
+                return None
+            if len(stamps) > 100_000:
+                stamps.clear()
+            stamps.add(modified)
         try:
             student_key, ident = key_for(value)
         except InvalidIdentity:
