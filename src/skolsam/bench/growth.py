@@ -1,9 +1,11 @@
 """``skolsam bench --growth``: the bench at several sizes (default 25,000 to 200,000 pupils), seconds per
-pupil per stage, and the ratio largest/smallest size (DESIGN 7: within 1.15 for linear growth).
+pupil per stage, and the ratio largest/smallest size (DESIGN 7: within 1.15 for linear growth). The
+pipeline only (extract to grants, not the report); sizes run in the order given and are tabled by size,
+so ``--sizes 25000,200000,50000,...`` has the ratio first if the run is cut short.
 
 Writes ``growth.json`` (every run's full result) and ``growth.png`` (seconds per pupil against pupils, the
 pipeline and its main stages) into ``out_dir``. Each size's dataset is generated (or reused) and its
-database dropped after the run; the stand-in's index of each dataset stays in its cache.
+database dropped after the run; a dataset generated for the growth run is removed with its index after it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from .pipeline import run_bench
+from .pipeline import remove_with_index, run_bench
+from .stages import PIPELINE
 
 SIZES = (25_000, 50_000, 100_000, 150_000, 200_000)
 # The lines of the plot and the columns of the table: the pipeline and its stages.
@@ -32,6 +35,7 @@ def per_pupil(result: dict) -> dict[str, float]:
 def growth_table(results: list[dict]) -> dict:
     """{"sizes", "us_per_pupil": {stage: [..per size..]}, "ratio_largest_smallest": {stage: r},
     "ratios": {size: {total_vs_copy, load_vs_copy, extract_vs_copy}}, "peak_rss_mb": [..]}."""
+    results = sorted(results, key=lambda r: r["pupils"])  # run in any order (largest and smallest first)
     sizes = [r["pupils"] for r in results]
     rows = [per_pupil(r) for r in results]
     names = [n for n in SHOWN if all(n in row for row in rows)]
@@ -84,13 +88,18 @@ def plot(growth: dict, path: Path) -> Path:
     return path
 
 
-def run_growth(sizes: Sequence[int] = SIZES, *, out_dir: Path, log=print, **bench) -> dict:
+def run_growth(sizes: Sequence[int] = SIZES, *, out_dir: Path, log=print, keep_datasets: bool = False,
+               **bench) -> dict:
+    """Each size in turn; a dataset this run generated is removed with its index afterwards (unless
+    ``keep_datasets``): five cities and their indexes would not fit beside each other on a small disk."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for size in sizes:
         log(f"== growth: {size:,} pupils")
-        results.append(run_bench(size, keep_database=False, log=log, **bench))
+        results.append(run_bench(size, keep_database=False, log=log, **{"stages": PIPELINE, **bench}))
+        if results[-1]["generate_seconds"] is not None and not keep_datasets:
+            remove_with_index(Path(results[-1]["dataset"]))
         # Written after every size, so a run stopped half-way keeps what it measured.
         (out_dir / "growth.json").write_text(json.dumps({"runs": results}, indent=2, default=str))
     growth = growth_table(results)

@@ -156,6 +156,7 @@ def run_bench(pupils: int = 100000, seed: int = 1, terms: list[str] | None = Non
     total = _sum(ran, [n for n in PIPELINE if n in wanted])
     result = {
         "pupils": pupils, "seed": seed, "terms": terms, "sources": sources, "streamed_dataset": stream,
+        "dataset": str(dataset),
         "stages_run": [n for n in names if n in wanted],
         "pipeline_complete": pipeline_complete,
         "report_in_total": False,
@@ -214,14 +215,14 @@ def _daily(dataset: Path, url: str, args: dict, seed: int, grade_share: float, f
     daily_args = {**args, "full_refresh": False}
     ran, index_seconds = _served(day_set, list(PIPELINE), daily_args, log, "daily ")
     total = _sum(ran, PIPELINE)
-    _remove_with_index(day_set)
+    remove_with_index(day_set)
     return {"change": change, "server_index_seconds": index_seconds, "total_seconds": total,
             "peak_rss_mb": max(s["peak_rss_mb"] for s in ran.values()),
             "share_of_full": {n: _ratio(ran[n]["seconds"], full[n]["seconds"]) for n in ran if n in full},
             "stages": ran}
 
 
-def _remove_with_index(dataset: Path) -> None:
+def remove_with_index(dataset: Path) -> None:
     """Delete a dataset the bench made and the stand-in's index of it (the disk is finite at scale)."""
     from ..standin.dataset import source_state
     from ..standin.index import DatasetIndex

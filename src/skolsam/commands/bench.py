@@ -43,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from ..settings import project_home
 
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else (lambda m: print(m, flush=True))
-    options = dict(seed=args.seed, terms=args.terms.split(","), warehouse_url=args.warehouse_url,
-                   stages=args.stages.split(",") if args.stages else None, sources=args.sources)
+    options = dict(seed=args.seed, terms=args.terms.split(","), warehouse_url=args.warehouse_url, sources=args.sources)
+    if args.stages:
+        options["stages"] = args.stages.split(",")
     try:
         if args.growth:
             from ..bench.growth import run_growth
