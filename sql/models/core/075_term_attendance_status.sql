@@ -10,14 +10,16 @@ TRUNCATE core.term_attendance_status;
 WITH legacy AS (
     SELECT DISTINCT source, term FROM staging.ss12000_attendance
 ),
-known_sources AS (
-    SELECT source FROM audit.extract_coverage WHERE entity = 'aggregatedAttendance'
-    UNION SELECT source FROM legacy
-    UNION SELECT DISTINCT source FROM staging.ss12000_person
+known_sources AS (       -- every source that read attendance, tried to (a source whose extract has
+    SELECT source FROM audit.extract_coverage WHERE entity = 'aggregatedAttendance'   -- failed from the
+    UNION SELECT source FROM legacy                                                   -- start is never_read
+    UNION SELECT source FROM audit.load_run WHERE entity = 'aggregatedAttendance'     -- in every term), or
+    UNION SELECT DISTINCT source FROM staging.ss12000_person                          -- delivered pupils
 ),
 sources AS (              -- the sources known; before any read, the default one
     SELECT source FROM known_sources
     UNION SELECT 'ss12000' WHERE NOT EXISTS (SELECT 1 FROM known_sources)
+)
 )
 INSERT INTO core.term_attendance_status (term, source, status, reason, window_start, window_end, read_at)
 SELECT t.term, s.source,
