@@ -20,7 +20,6 @@ sources AS (              -- the sources known; before any read, the default one
     SELECT source FROM known_sources
     UNION SELECT 'ss12000' WHERE NOT EXISTS (SELECT 1 FROM known_sources)
 )
-)
 INSERT INTO core.term_attendance_status (term, source, status, reason, window_start, window_end, read_at)
 SELECT t.term, s.source,
        CASE WHEN c.term IS NOT NULL OR l.term IS NOT NULL THEN 'read' ELSE 'never_read' END,
