@@ -138,6 +138,11 @@ def test_every_stage_ran_and_loaded(demo):
     assert terms == {"HT2025", "VT2026"}
     assert participants > 0 and all_row is not None
     assert list((home / "reports").glob("**/*.html")), "the termly report was written"
+    # The demo skips the approval: the published copy says nobody reviewed it, never "Slutlig"
+    [published] = list((home / "reports" / "published").glob("*/uppfoljning_*.html"))
+    html = published.read_text(encoding="utf-8")
+    assert '<dd class="status">Ej granskad</dd>' in html and "publicerad utan granskning" in html
+    assert "Slutlig" not in html and "Preliminär" not in html
 
 
 def test_a_second_run_changes_nothing(demo):
