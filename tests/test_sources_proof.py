@@ -105,6 +105,7 @@ def test_two_sources_were_loaded_as_two_and_passed_the_gates(runs):
     # warned on every mover).
     assert runs["two"]["person_check"] and all(ok for ok, _ in runs["two"]["person_check"])
     assert runs["one"]["built"]["terms"] == runs["two"]["built"]["terms"]
+    assert runs["two"]["built"]["unread_sources"] == {}  # both sources read every term
 
 
 @pytest.mark.parametrize("table", MARTS)
