@@ -35,6 +35,7 @@ from .results import CheckResult
 from .row_counts import ROW_COUNT_CHECK, record_row_counts, row_count_checks  # noqa: F401
 from .suites import (
     MART_SUITES,
+    PUBLISHED_MART_SCHEMA,
     STAGING_SUITES,
     Suite,
     check_schema_name,
@@ -269,7 +270,8 @@ def run_gate(
         location = str(data_docs_dir or settings.data_docs_location or docs_mod.default_dir())
         with _docs_folder(location, build_data_docs) as (docs_dir, publish_docs):
             context = _context(docs_dir if build_data_docs else None)
-            keys = _run_suites(context, url, suites, tables, settings, as_of, gate_id, result)
+            mart_schema = check_schema_name(overrides.get("mart", PUBLISHED_MART_SCHEMA))
+            keys = _run_suites(context, url, suites, tables, settings, as_of, gate_id, result, mart_schema)
             result.checks.extend(dataclasses.replace(c, validation_id=results.validation_id(gate_id, c.suite))
                                  for c in extra_checks)
             results.write(url, result.checks, result.run_id)
@@ -354,7 +356,8 @@ def _docs_folder(location: str, build: bool):
         yield local, publish
 
 
-def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: GateResult) -> list:
+def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: GateResult,
+                mart_schema: str = PUBLISHED_MART_SCHEMA) -> list:
     """Validate each suite; append its checks to ``result``; store sanitised results for Data Docs.
     Returns the stored results' keys."""
     from great_expectations.core.run_identifier import RunIdentifier
@@ -381,7 +384,8 @@ def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: 
                 log.error("table %s cannot be validated: %s", table, type(exc).__name__)
                 result.checks.append(_failure(suite, table, vid, "table_available", exc))
                 continue
-            expectations = render(suite, template_parameters(settings, schema=schema, table=suite.table, as_of=as_of))
+            expectations = render(suite, template_parameters(settings, schema=schema, table=suite.table, as_of=as_of,
+                                                             mart_schema=mart_schema))
             began = time.perf_counter()
             try:
                 ordered, batch_meta, batch_id = _validate(batch_definition, suite, expectations, dict(gx_params_base))

@@ -34,11 +34,6 @@ VERDICT_WORDS = {
 }
 
 
-def _join(items: list[str]) -> str:
-    """'A', 'A och B', 'A, B och C'."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " och " + items[-1]
-
-
 def _f(v: Any) -> float | None:
     return None if v is None else float(v)
 
@@ -151,11 +146,11 @@ class EffectView:
                 parts.setdefault("osäkert", []).append(p)
         out = []
         if parts.get("tydligt"):
-            out.append("visar " + _join(parts["tydligt"]))
+            out.append("visar " + fmt.join_and(parts["tydligt"]))
         if parts.get("osäkert"):
-            out.append(f"går inte att säga något säkert för {_join(parts['osäkert'])}")
+            out.append(f"går inte att säga något säkert för {fmt.join_and(parts['osäkert'])}")
         if parts.get("för få"):
-            out.append(f"har för få elever för {_join(parts['för få'])}")
+            out.append(f"har för få elever för {fmt.join_and(parts['för få'])}")
         return "Effektberäkningen, som jämför med liknande elever före och efter start, " + "; ".join(out) + "."
 
     # --- sections --------------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ def key_messages(m: ReportModel, effect_sentence: str | None = None) -> list[str
                        "skolor och årskurser som inte deltar i någon insats (jämförelsegruppen).")
         else:
             out.append(who + ".")
+        out += m.absence_notes([m.term])   # missing because never read, not because nothing was reported
     if m.has_prev and part is not None:
         changes = []
         for measure, what in (("share_passed_mean", "andelen godkända ämnen"), ("absence_rate_mean", "frånvaron")):
@@ -145,6 +146,7 @@ def quality_facts(m: ReportModel, made_on: dt.date) -> dict[str, Any]:
             "utanför staden eller i en fristående skola vars system inte ingår; de finns inte med i tabellerna.")
     elif q.enrolled == 0:
         sentences.append("Socialtjänstens listor innehöll inga elever.")
+    sentences += m.absence_notes(m.terms)
     gate = {g["severity"]: g for g in q.gate}
     if gate:
         passed = sum(int(g["passed"]) for g in q.gate)
