@@ -322,7 +322,9 @@ class DatasetIndex:
     def __init__(self, dataset: Path, index_dir: Path | None = None, *, check_interval: float = 0.0):
         self.dataset = Path(dataset).resolve()
         if not (self.dataset / SUBDIR).is_dir():
-            raise DatasetError(f"{self.dataset} is not a dataset folder (no {SUBDIR}/ inside)")
+            several = (self.dataset / "sources").is_dir()  # one server per source: serve sources/<id>/
+            raise DatasetError(f"{self.dataset} is not a dataset folder (no {SUBDIR}/ inside)"
+                               + ("; it holds several school systems: serve one of sources/<id>/" if several else ""))
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
         self.check_interval = check_interval
         self._lock = threading.RLock()
