@@ -1,5 +1,6 @@
 # Two commands on a fresh machine with Python 3.11+ and make:
 #   make demo   set everything up, generate a synthetic city, run the whole pipeline through Airflow
+#               (PUPILS=, SEED=; SOURCES=2 splits the city into two school systems, one extract DAG each)
 #   make test   set everything up and run the tests
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,6 +9,7 @@ STAMP  := $(VENV)/.installed
 DATASET ?= .skolsam/demo-dataset
 PUPILS ?= 10000
 SEED   ?= 1
+SOURCES ?= 1
 
 .PHONY: install demo test bench lint lock clean warehouse-start warehouse-stop
 
@@ -22,7 +24,7 @@ $(STAMP): requirements.txt pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/skolsam generate --out $(DATASET) --pupils $(PUPILS) --seed $(SEED)
+	$(BIN)/skolsam generate --out $(DATASET) --pupils $(PUPILS) --seed $(SEED) --sources $(SOURCES)
 	$(BIN)/skolsam demo --dataset $(DATASET)
 
 test: $(STAMP)

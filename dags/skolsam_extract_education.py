@@ -23,7 +23,7 @@ from airflow.sdk import Param, dag, setup, task, teardown
 from skolsam.airflow.assets import STAGING_EDUCATION
 from skolsam.airflow.defaults import dagrun_timeout, default_args, ss12000_pool
 from skolsam.airflow.notify import extract_deadline
-from skolsam.ss12000.sources import Source, load_sources  # light: the config file, no database, no HTTP
+from skolsam.ss12000.sources import Source, extract_dag_id, load_sources  # light: config only, no database
 
 # One DAG per school system (config/sources.yaml, or the Variable skolsam_sources): each with its own
 # Connection, entities, pool, watermarks and failure. The first keeps the name skolsam_extract_education.
@@ -31,7 +31,7 @@ SOURCES = load_sources()
 
 
 def dag_id_for(source: Source) -> str:
-    return "skolsam_extract_education" if source == SOURCES[0] else f"skolsam_extract_education__{source.id}"
+    return extract_dag_id(source, SOURCES)
 
 
 def _extract_task(source: Source, entity: str, trigger_rule: str = "all_success"):

@@ -11,12 +11,14 @@ A scheduled (or backfill) run reports the term of its data interval; a manual ru
    ``<report_location>/drafts/<term>/<draft_id>/``; ``export_figures`` adds the group tables (CSV, XLSX).
 3. ``approve_report``: Airflow's human-in-the-loop task. The analyst sees the draft's location, the gates'
    status and the headline, and approves or rejects with a comment (UI: Required Actions).
-4. ``publish_report`` copies an approved draft to ``<report_location>/published/<term>/`` (an earlier
-   publication of the term moves to ``earlier/``) and announces it; ``reject_report`` keeps the draft,
+4. ``publish_report`` renders an approved draft again from the inputs it was drawn from, as "Slutlig" with
+   the sign-off date (refused if the marts were republished since), into
+   ``<report_location>/published/<term>/`` (an earlier publication of the term moves to ``earlier/``) and
+   announces it; ``reject_report`` keeps the draft,
    records why and announces the rejection.
 
 ``airflow dags test`` (and ``skolsam demo``) cannot answer the approval: they pass
-``--mark-success-pattern approve_report``, and the publication then records that nobody reviewed it.
+``--mark-success-pattern approve_report``, and the published report then says "Ej granskad" (not reviewed).
 Wiring only; the work is in skolsam.publication.
 """
 
@@ -96,7 +98,7 @@ def skolsam_termly_report():
         decision = ti.xcom_pull(task_ids="approve_report", key=DECISION_KEY) or decision_when_skipped()
         if decision["decision"] != APPROVED:
             raise AirflowSkipException("the draft was rejected")
-        return publish_draft(draft, decision, runtime.settings(), run_id=run_id)
+        return publish_draft(runtime.warehouse_url(), draft, decision, runtime.settings(), run_id=run_id)
 
     @task
     def reject_report(draft: dict, ti=None, run_id=None) -> dict:

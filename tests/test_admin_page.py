@@ -47,7 +47,7 @@ def seed(url: str, location: Path) -> str:
                         VALUES (%s, 'enrollment', 'lista_2026.csv', 7, 'pnr_checksum')""", (run_id,))
     settings = Settings.load({"report_location": str(location)})
     draft = signoff.build_draft(url, "HT2025", settings)
-    signoff.publish_draft(draft, signoff.decision_when_skipped(), settings)
+    signoff.publish_draft(url, draft, signoff.decision_when_skipped(), settings)
     draft = signoff.build_draft(url, "VT2026", settings)
     signoff.reject_draft(draft, signoff.decision_from_response(["Reject"], {"comment": "nej"},
                                                                {"id": "a", "name": "analyst"}, "2026-12-01"), settings)

@@ -41,8 +41,9 @@ def seed_education(url: str, student_key: str, person_ref: str, n: int) -> None:
                      "(%s, 'Kvinna', 2012, false)", (student_key,))
         for schema in ("mart", "mart_candidate"):
             conn.execute(f"""INSERT INTO {schema}.participant_term (student_key, programme, term, district, sex,
-                             subjects_graded, subjects_passed, prev_term) VALUES
-                             (%s, 'PPSS', 'HT2025', 'Järva', 'Kvinna', 1, 1, 'VT2025')""",
+                             subjects_graded, subjects_passed, prev_term, absence_status, prev_absence_status)
+                             VALUES (%s, 'PPSS', 'HT2025', 'Järva', 'Kvinna', 1, 1, 'VT2025', 'reported',
+                                     'not_reported')""",
                          (term_key(student_key, "HT2025"),))  # the per-term pseudonym, as the build writes it
 
 

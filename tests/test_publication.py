@@ -76,22 +76,103 @@ def test_draft_shows_location_gates_and_headline(url, settings):
     assert store.publication(TERM) is None  # a draft is not published
 
 
-def test_approve_publishes_the_draft_as_drawn_and_announces(url, settings):
+def _sections(html: str) -> str:
+    """Everything the report says after its title block and before its footer: the sections, tables, charts."""
+    return html.split("</header>", 1)[1].split("<footer>", 1)[0]
+
+
+def test_approve_publishes_the_draft_as_final_with_the_same_figures_and_announces(url, settings):
     draft = signoff.build_draft(url, TERM, settings)
     signoff.export_into_draft(url, draft, settings)
-    pub = signoff.publish_draft(draft, approve(), settings, run_id="r1")
+    pub = signoff.publish_draft(url, draft, approve(), settings, run_id="r1")
     store = ReportStore.from_settings(settings)
     draft_dir, pub_dir = Path(store.draft_dir(TERM, draft["draft_id"])), Path(store.published_dir(TERM))
     names = sorted(p.relative_to(pub_dir).as_posix() for p in pub_dir.rglob("*") if p.is_file())
     assert "uppfoljning_VT2026.html" in names and "export/skolsam_VT2026.xlsx" in names
+    assert signoff.SNAPSHOT not in names  # the inputs stay beside the draft
     for rel in pub["files"]:
-        assert (pub_dir / rel).read_bytes() == (draft_dir / rel).read_bytes()
+        if rel.startswith("export/"):   # the exports are published as drafted
+            assert (pub_dir / rel).read_bytes() == (draft_dir / rel).read_bytes()
+    drafted = (draft_dir / "uppfoljning_VT2026.html").read_text(encoding="utf-8")
+    final = (pub_dir / "uppfoljning_VT2026.html").read_text(encoding="utf-8")
+    assert '<dd class="status">Preliminär</dd>' in drafted and "Slutlig" not in drafted
+    assert '<dd class="status">Slutlig</dd>' in final and "Preliminär" not in final
+    assert '<dd class="signed-off">1 december 2026</dd>' in final   # the approver's day (10:00 UTC)
+    assert "Slutlig version" in final and BUILD_ID in final and "kvalitetskontroll godkänd" in final
+    assert _sections(final) == _sections(drafted)   # the same report: every figure, table and chart
+    if (draft_dir / "uppfoljning_VT2026.pdf").exists():   # Chromium here: the PDF is re-printed too
+        from pypdf import PdfReader
+
+        def words(path):
+            return " ".join(" ".join(p.extract_text() for p in PdfReader(path).pages).split())
+        assert "Slutlig" in words(pub_dir / "uppfoljning_VT2026.pdf")
+        assert "Preliminär" in words(draft_dir / "uppfoljning_VT2026.pdf")
     assert pub["approved_by"] == "analyst" and pub["comment"] == "ser bra ut" and pub["build_id"] == BUILD_ID
+    assert pub["report_status"] == "final"
     assert store.report_file(TERM) == str(pub_dir / "uppfoljning_VT2026.html")
     [ann] = store.announcements()
     assert ann["event"] == "published" and ann["term"] == TERM and ann["recipients"] == 1
     assert "board@example.org" not in json.dumps(ann)  # addresses are not kept in the record
     assert store.decision(TERM, draft["draft_id"])["decision"] == "approved"
+
+
+def test_the_published_copy_is_drawn_from_the_draft_not_from_the_warehouse_now(url, settings):
+    """An extract between draft and approval changes the audit trail the quality section reads; the published
+    copy still says what the approved draft said."""
+    from skolsam.warehouse.connection import connect
+
+    draft = signoff.build_draft(url, TERM, settings)
+    with connect(url) as conn, conn.transaction():
+        conn.execute("""INSERT INTO audit.load_run (source, entity, status, rows_read, finished_at)
+                        VALUES ('ss12000', 'grades', 'success', 987654, now())""")
+        conn.execute("UPDATE mart.group_term SET share_passed_mean = 0.01 WHERE term = %s", (TERM,))
+    signoff.publish_draft(url, draft, approve(), settings)
+    store = ReportStore.from_settings(settings)
+    drafted = (Path(store.draft_dir(TERM, draft["draft_id"])) / "uppfoljning_VT2026.html").read_text("utf-8")
+    final = (Path(store.published_dir(TERM)) / "uppfoljning_VT2026.html").read_text("utf-8")
+    assert _sections(final) == _sections(drafted)
+    from skolsam.report import build_report   # what today's warehouse would say: other figures
+
+    today = build_report(url, TERM, Path(settings.report_location) / "now", settings=settings, pdf=False)
+    assert _sections(today.read_text("utf-8")) != _sections(final)
+
+
+def test_marts_republished_between_draft_and_approval_refuse_the_publication(url, settings):
+    draft = signoff.build_draft(url, TERM, settings)
+    record_build(url, "e" * 32)   # a later build republished the term: other figures now
+    with pytest.raises(PublicationError, match="changed since draft"):
+        signoff.publish_draft(url, draft, approve(), settings)
+    store = ReportStore.from_settings(settings)
+    assert store.publication(TERM) is None and store.decision(TERM, draft["draft_id"]) is None
+
+
+def test_a_draft_without_its_snapshot_is_never_published_from_todays_marts(url, settings):
+    draft = signoff.build_draft(url, TERM, settings)
+    store = ReportStore.from_settings(settings)
+    (Path(store.draft_dir(TERM, draft["draft_id"])) / signoff.SNAPSHOT).unlink()
+    with pytest.raises(PublicationError, match="no snapshot"):
+        signoff.publish_draft(url, draft, approve(), settings)
+    assert store.publication(TERM) is None
+
+
+def test_the_snapshot_gives_back_the_inputs_exactly(url):
+    from skolsam.report import snapshot
+    from skolsam.report.data import load_inputs
+
+    inputs = load_inputs(url, TERM)
+    again = snapshot.load(snapshot.dump(inputs))
+    assert again.group_term == inputs.group_term and again.quality == inputs.quality
+    assert again.effects == inputs.effects and again.target == inputs.target
+    shown = {k: v for k, v in inputs.pupil.rows.items()
+             if (r := inputs.group_term.get(k[0], k[1], k[2], school_year=k[3])) is not None and not r.suppressed}
+    assert again.pupil.rows == shown
+
+
+def test_signoff_date_is_the_city_calendar_day():
+    late = signoff.decision_from_response(["Approve"], {}, {"name": "a"}, "2026-12-01T23:30:00+00:00")
+    assert signoff.signoff_date(late).isoformat() == "2026-12-02"   # 00:30 in Stockholm
+    with pytest.raises(PublicationError):
+        signoff.signoff_date({"at": "igår"})
 
 
 def test_reject_keeps_the_draft_publishes_nothing_and_notifies(url, settings):
@@ -103,7 +184,7 @@ def test_reject_keeps_the_draft_publishes_nothing_and_notifies(url, settings):
     [ann] = store.announcements()
     assert ann["event"] == "rejected" and any("fel i tabell 2" in line for line in ann["lines"])
     with pytest.raises(PublicationError):  # a rejected draft can never be published afterwards
-        signoff.publish_draft(draft, approve(), settings)
+        signoff.publish_draft(url, draft, approve(), settings)
     with pytest.raises(PublicationError):
         store.publish(TERM, draft["draft_id"])
 
@@ -111,13 +192,13 @@ def test_reject_keeps_the_draft_publishes_nothing_and_notifies(url, settings):
 def test_every_term_and_every_earlier_publication_stays(url, settings):
     store = ReportStore.from_settings(settings)
     first = signoff.build_draft(url, TERM, settings)
-    signoff.publish_draft(first, approve("första"), settings)
+    signoff.publish_draft(url, first, approve("första"), settings)
     older = signoff.build_draft(url, "HT2025", settings)
-    signoff.publish_draft(older, approve(), settings)
+    signoff.publish_draft(url, older, approve(), settings)
     record_build(url, "c" * 32)  # a later build republishes the terms
     second = signoff.build_draft(url, TERM, settings)
     assert second["draft_id"] != first["draft_id"]
-    signoff.publish_draft(second, approve("andra"), settings)
+    signoff.publish_draft(url, second, approve("andra"), settings)
 
     assert [(p["term"], p["earlier"]) for p in store.published_terms()] == [("HT2025", 0), ("VT2026", 1)]
     assert store.publication(TERM)["build_id"] == "cccccccc-cccc-cccc-cccc-cccccccccccc"
@@ -125,6 +206,10 @@ def test_every_term_and_every_earlier_publication_stays(url, settings):
     assert earlier["build_id"] == BUILD_ID and earlier["comment"] == "första"
     assert (Path(earlier["location"]) / "uppfoljning_VT2026.html").exists()
     assert store.publication("HT2025")["build_id"] == BUILD_ID
+    # every term's report is its own approved copy, still there and still final
+    for term in ("HT2025", TERM):
+        html = Path(store.report_file(term)).read_text(encoding="utf-8")
+        assert '<dd class="status">Slutlig</dd>' in html and term in html
 
 
 def test_marts_republished_between_draft_and_export_stop_the_export(url, settings):
@@ -138,7 +223,7 @@ def test_store_works_on_any_fsspec_location(url, tmp_path):
     settings = Settings.load({"report_location": "memory://skolsam-test-reports"})
     draft = signoff.build_draft(url, TERM, settings)
     assert draft["location"].startswith("memory://")
-    pub = signoff.publish_draft(draft, approve(), settings)
+    pub = signoff.publish_draft(url, draft, approve(), settings)
     store = ReportStore.from_settings(settings)
     assert store.publication(TERM)["draft_id"] == draft["draft_id"] and pub["location"].startswith("memory://")
     assert store.fs.cat_file(store.path("published", TERM, "uppfoljning_VT2026.html")).startswith(b"<!")
@@ -153,8 +238,13 @@ def test_comment_is_scrubbed_and_capped():
 
 def test_a_skipped_approval_says_nobody_reviewed_it(url, settings):
     draft = signoff.build_draft(url, TERM, settings)
-    pub = signoff.publish_draft(draft, signoff.decision_when_skipped(), settings)
-    assert pub["approved_by"] is None and "skipped" in pub["how"]
+    pub = signoff.publish_draft(url, draft, signoff.decision_when_skipped(), settings)
+    assert pub["approved_by"] is None and "skipped" in pub["how"] and pub["report_status"] == "unreviewed"
+    html = Path(ReportStore.from_settings(settings).report_file(TERM)).read_text(encoding="utf-8")
+    assert '<dd class="status">Ej granskad</dd>' in html and "nej, publicerad utan granskning" in html
+    assert "Slutlig" not in html and "Preliminär" not in html
+    [ann] = ReportStore.from_settings(settings).announcements()
+    assert any("utan godkännande" in line for line in ann["lines"])
 
 
 def test_the_dag_waits_drafts_asks_and_branches(tmp_path):

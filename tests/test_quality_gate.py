@@ -42,12 +42,12 @@ PARTICIPANT_COLUMNS = (
     "offered_minutes", "attended_minutes", "valid_absence_minutes", "invalid_absence_minutes",
     "absence_rate", "invalid_absence_rate", "absence_band",
     "prev_term", "prev_share_passed", "share_passed_change", "prev_merit_value", "merit_value_change",
-    "prev_absence_rate", "absence_rate_change",
+    "prev_absence_rate", "absence_rate_change", "absence_status", "prev_absence_status",
 )
 GROUP_COLUMNS = (
     "term", "population", "programme", "district", "sex", "school_year",
     "n_students", "share_passed_mean", "improved_share", "merit_value_mean", "eligible_vocational_share",
-    "absence_rate_mean", "high_absence_share", "very_high_absence_share", "suppressed",
+    "absence_rate_mean", "high_absence_share", "very_high_absence_share", "suppressed", "absence_status",
 )
 _MART_DDL = """
 CREATE SCHEMA IF NOT EXISTS mart;
@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS {schema}.participant_term (
     invalid_absence_rate double precision, absence_band text, prev_term text NOT NULL,
     prev_share_passed double precision, share_passed_change double precision, prev_merit_value numeric(4, 1),
     merit_value_change numeric(4, 1), prev_absence_rate double precision, absence_rate_change double precision,
+    absence_status text NOT NULL, prev_absence_status text NOT NULL,
     PRIMARY KEY (term, programme, student_key));
 CREATE TABLE IF NOT EXISTS {schema}.group_term (
     term text NOT NULL, population text NOT NULL, programme text NOT NULL, district text NOT NULL,
@@ -69,7 +70,7 @@ CREATE TABLE IF NOT EXISTS {schema}.group_term (
     improved_share double precision, merit_value_mean double precision,
     eligible_vocational_share double precision, absence_rate_mean double precision,
     high_absence_share double precision, very_high_absence_share double precision, suppressed boolean NOT NULL,
-    PRIMARY KEY (term, population, programme, district, sex, school_year));
+    absence_status text NOT NULL, PRIMARY KEY (term, population, programme, district, sex, school_year));
 """
 
 
@@ -150,7 +151,7 @@ class QualityData:
         return (key or self.keys[i], "PPSS", "HT2025", "Järva", "12345678", 9, self.sex(i),
                 3, passed, passed / 3, merit, False, False, False, False,
                 1000, 930, 50, 20, 0.07, 0.02, "<10%",
-                "VT2025", None, None, None, None, None, None)
+                "VT2025", None, None, None, None, None, None, "reported", "not_reported")
 
     def insert_participant(self, conn, schema: str, i: int, key: str | None = None) -> None:
         cols = ", ".join(PARTICIPANT_COLUMNS)
@@ -167,9 +168,9 @@ class QualityData:
                     for year in ("9", "ALL"):
                         for sex in ("Kvinna", "Man", "ALL"):
                             if sex == "ALL":
-                                row = (N_PARTICIPANTS, 0.6, None, 150.0, 0.3, 0.07, 0.0, 0.0, False)
+                                row = (N_PARTICIPANTS, 0.6, None, 150.0, 0.3, 0.07, 0.0, 0.0, False, "reported")
                             else:
-                                row = (None,) * 8 + (True,)
+                                row = (None,) * 8 + (True, "reported")
                             conn.execute(f"INSERT INTO {schema}.group_term ({cols}) VALUES ({marks})",
                                          ("HT2025", population, programme, district, sex, year, *row))
 
@@ -301,7 +302,8 @@ def test_broken_mart_candidate_stops_and_names_the_check(data):
 
     rows = dq_rows(data.url)
     assert {r[1] for r in rows} == {"mart_candidate.participant_term", "mart_candidate.group_term",
-                                    "mart_candidate.target_group", "mart_candidate.programme_effect"}
+                                    "mart_candidate.target_group", "mart_candidate.programme_effect",
+                                    "core.fact_participation"}
     dup = [r for r in rows if r[2].startswith("one_row_per_pupil_programme_term")]
     assert dup and dup[0][4] is False and dup[0][6] == 2 and dup[0][3] == "critical"
     assert_no_personal_data(repr(rows), data)

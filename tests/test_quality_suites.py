@@ -29,7 +29,7 @@ def test_one_suite_file_per_checked_table():
     assert tables == [
         "staging.ss12000_person", "staging.ss12000_enrolment", "staging.ss12000_grade",
         "staging.ss12000_attendance", "staging.enrollment", "mart.participant_term", "mart.group_term",
-        "mart.target_group", "mart.programme_effect",
+        "mart.target_group", "mart.programme_effect", "core.fact_participation",
     ]
     for path in suites.expectations_dir().glob("*.json"):
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -98,7 +98,8 @@ def test_severities_and_key_like_checks():
     assert ("staging_ss12000_grade", "grade_value_known") in critical
     assert ("staging_ss12000_grade", "subject_known") in critical
     assert ("mart_group_term", "shown_groups_large_enough") in critical
-    assert ("mart_participant_term", "no_protected_pupils") in critical
+    assert ("core_fact_participation", "no_protected_pupils") in critical
+    assert ("core_fact_participation", "no_erased_pupils") in critical
     assert ("mart_target_group", "secondary_suppression") in critical
     assert ("mart_programme_effect", "shown_estimates_large_enough") in critical
     for name in ("mart_participant_term", "mart_group_term"):

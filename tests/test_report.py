@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS mart.group_term (
     term text, population text, programme text, district text, sex text, school_year text,
     n_students numeric, share_passed_mean numeric, improved_share numeric, merit_value_mean numeric,
     eligible_vocational_share numeric, absence_rate_mean numeric, high_absence_share numeric,
-    very_high_absence_share numeric, suppressed boolean
+    very_high_absence_share numeric, suppressed boolean, absence_status text
 );
 CREATE TABLE IF NOT EXISTS mart.participant_term (
     student_key text, programme text, term text, district text, school_unit_code text, school_year integer,
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS mart.participant_term (
     offered_minutes numeric, attended_minutes numeric, valid_absence_minutes numeric,
     invalid_absence_minutes numeric, absence_rate numeric, invalid_absence_rate numeric, absence_band text,
     prev_term text, prev_share_passed numeric, share_passed_change numeric, prev_merit_value numeric,
-    merit_value_change numeric, prev_absence_rate numeric, absence_rate_change numeric
+    merit_value_change numeric, prev_absence_rate numeric, absence_rate_change numeric, absence_status text,
+    prev_absence_status text
 );
 """
 
@@ -112,16 +113,18 @@ def fill_mart(url: str, rows: list[dict]) -> None:
             exists = conn.execute("SELECT to_regclass('mart.group_term') IS NOT NULL").fetchone()[0]
             if not exists:
                 conn.execute(GROUP_TERM_DDL)
-            cols = ("term", "population", "programme", "district", "sex", "school_year", *MEASURES, "suppressed")
+            cols = ("term", "population", "programme", "district", "sex", "school_year", *MEASURES, "suppressed",
+                    "absence_status")
             with conn.cursor() as cur:
                 cur.executemany(
                     f"INSERT INTO mart.group_term ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})",
-                    [tuple(r[c] for c in cols) for r in rows],
+                    [tuple(r.get(c, "reported") if c == "absence_status" else r[c] for c in cols) for r in rows],
                 )
                 # Student-level rows the report must never show (synthetic keys only).
                 cur.executemany(
                     "INSERT INTO mart.participant_term (student_key, programme, term, district, sex, "
-                    "subjects_graded, subjects_passed, prev_term) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    "subjects_graded, subjects_passed, prev_term, absence_status, prev_absence_status) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'not_reported', 'not_reported')",
                     [(f"k00{i}", "PPSS", TERM, "Järva", "Kvinna", 12, 10, PREV) for i in range(1, 4)],
                 )
 

@@ -371,3 +371,28 @@ def test_server_in_a_child_process(dataset, tmp_path):
         assert url.startswith("http://127.0.0.1:")
         with _client(url) as client:
             assert len([o for p in client.pages("/persons", limit=5) for o in p.data]) == 24
+
+
+def test_term_windows_summed_at_build_time_answer_as_summed_per_page(dataset, tmp_path):
+    """The calendar's term windows are summed when the index is built (issue 15); their pages are the
+    pages the per-request summation gives, key for key, page by page."""
+    from skolsam.standin.index import DatasetIndex
+
+    index = DatasetIndex(dataset, tmp_path / "index")
+    index.ensure()
+    assert {HT2025, VT2026} <= index._term_windows()
+
+    def pages(idx, start, end, limit):
+        out, key, more = [], None, True
+        while more:
+            objs, key, more = idx.attendance(start, end, None, key, limit)
+            out.append(objs)
+        return out
+
+    per_page = DatasetIndex(dataset, tmp_path / "index")
+    per_page.ensure()
+    per_page._term_windows = lambda: set()            # the summation every request ran before
+    for start, end in (HT2025, VT2026):
+        for limit in (1, 5, 1000):
+            built = pages(index, start, end, limit)
+            assert built == pages(per_page, start, end, limit) and sum(map(len, built)) > 0

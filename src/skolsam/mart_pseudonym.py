@@ -32,7 +32,7 @@ TERM_KEYED = (("mart", "participant_term"), ("mart_candidate", "participant_term
 
 def write_term_keys(conn: psycopg.Connection, term_pseudonymiser: TermPseudonymiser) -> int:
     """Create and fill ``pg_temp.participant_term_key`` for the participants of the build's terms."""
-    conn.execute(f"""CREATE TEMP TABLE {TEMP} (student_key text NOT NULL, term text NOT NULL,
+    conn.execute(f"""CREATE TEMP TABLE {TEMP} (student_key text COLLATE "C" NOT NULL, term text NOT NULL,
                                               term_key text NOT NULL, PRIMARY KEY (student_key, term))
                      ON COMMIT DROP""")
     pairs = conn.execute(

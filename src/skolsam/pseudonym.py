@@ -24,6 +24,7 @@ import hmac
 import math
 import os
 import secrets
+import tempfile
 import zlib
 from datetime import date
 from pathlib import Path
@@ -107,13 +108,28 @@ class TermPseudonymiser:
 
 
 def _key_file(path: Path) -> bytes:
-    """The local key file (created once with a fresh 32-byte key, mode 0600): for a laptop or the demo."""
+    """The local key file (created once with a fresh 32-byte key, mode 0600): for a laptop or the demo.
+
+    Created without a window in which another process could read a half-written or empty key: the key is
+    written and synced to a temporary file in the same folder (mode 0600 from the start), then hard-linked to
+    its name. A link, not ``os.replace``: a link never replaces an existing file, so when two processes race
+    the first link wins and the other reads the winner's key (with replace, each could go on with its own
+    key and pseudonymise the same pupil twice). A crash leaves no key file rather than a broken one."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(KEY_MIN_BYTES))
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(KEY_MIN_BYTES))
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process created it first: its key is the key
+        finally:
+            os.unlink(tmp)
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd) as fh:
         return fh.read().strip().encode()

@@ -81,22 +81,24 @@ def extract(entity: str, url: str, api, pseudonymiser, settings: Settings, *, fu
 
 def extract_all(url: str, api, pseudonymiser, settings: Settings, *, entities: Sequence[str] | None = None,
                 full_refresh: bool = False, terms: Sequence[str] | str | None = None,
-                on_entity=None, on_error=None) -> list[dict]:
+                on_entity=None, on_error=None, source: str | None = None) -> list[dict]:
     """Every entity in dependency order as one staging batch, sharing one HTTP client. A failing entity
     (``on_error(exc)``) does not stop the others; then ExtractError names the failed ones (``failed``,
-    ``summaries``). ``on_entity(summary)`` is called after each loaded entity."""
+    ``summaries``). ``on_entity(summary)`` is called after each loaded entity. ``source``: the school
+    system's id (its own staging rows, watermarks and batch; default the one-system ``ss12000``)."""
     from .ss12000.extract import ENTITIES, ExtractError
 
     out: list[dict] = []
     failed: list[str] = []
     chosen = list(entities or ENTITIES)
-    batch_id = begin_education_load(url, settings, "cli")
+    where = {"source": source} if source else {}
+    batch_id = begin_education_load(url, settings, "cli", **where)
     try:
         with api.client() as client:
             for entity in chosen:
                 try:
                     out.append(extract(entity, url, api, pseudonymiser, settings, full_refresh=full_refresh,
-                                       terms=terms, client=client))
+                                       terms=terms, client=client, **where))
                 except ExtractError as exc:
                     failed.append(entity)
                     if on_error is not None:
@@ -225,12 +227,14 @@ def apply_grants(url: str) -> list[str]:
 
 def build_all(url: str, settings: Settings, terms: Sequence[str] | None = None, *, gate: bool = True,
               publish_marts: bool = True, staging_checks: bool = True, mart_pseudonymiser=None) -> dict:
-    """The build as the command line runs it: the same steps as the DAG's tasks, in one process.
+    """The build as the command line runs it: the same steps as the DAG's tasks, in one process (staging
+    gate, match rate, candidates, mart gate, publish).
 
     ``gate=False`` skips the mart gate, ``staging_checks=False`` the staging gate and match rate (a
     developer's shortcut), ``publish_marts=False`` stops after the candidates."""
     gated = staging_quality_gate(url, settings)["staging_version"] if staging_checks else None
-    if staging_checks:
+    if staging_checks:  # the DAG's match_rate_gate task (MatchRateTooLow stops the build)
+        match_rate_gate(url, settings)
         result = prepare_candidates(url, settings, terms, gated_version=gated, mart_pseudonymiser=mart_pseudonymiser)
     else:
         from .warehouse import build, locks

@@ -3,18 +3,22 @@
 -- 'attendance_window_never_extracted': its absence figures are NULL because nothing was read, which the
 -- marts and the report can say, rather than because the school reported no absence.
 -- Attendance in staging without a coverage row (loaded before coverage was recorded) counts as read.
+-- Every source that delivered pupils has a row per term, also one that never read attendance at all (so
+-- its pupils' absence is 'not_extracted' in core.pupil_term_measure, not 'not_reported').
 TRUNCATE core.term_attendance_status;
 
 WITH legacy AS (
     SELECT DISTINCT source, term FROM staging.ss12000_attendance
 ),
-read_sources AS (
-    SELECT source FROM audit.extract_coverage WHERE entity = 'aggregatedAttendance'
-    UNION SELECT source FROM legacy
+known_sources AS (       -- every source that read attendance, tried to (a source whose extract has
+    SELECT source FROM audit.extract_coverage WHERE entity = 'aggregatedAttendance'   -- failed from the
+    UNION SELECT source FROM legacy                                                   -- start is never_read
+    UNION SELECT source FROM audit.load_run WHERE entity = 'aggregatedAttendance'     -- in every term), or
+    UNION SELECT DISTINCT source FROM staging.ss12000_person                          -- delivered pupils
 ),
-sources AS (              -- the sources that read anything; before any read, the default one
-    SELECT source FROM read_sources
-    UNION SELECT 'ss12000' WHERE NOT EXISTS (SELECT 1 FROM read_sources)
+sources AS (              -- the sources known; before any read, the default one
+    SELECT source FROM known_sources
+    UNION SELECT 'ss12000' WHERE NOT EXISTS (SELECT 1 FROM known_sources)
 )
 INSERT INTO core.term_attendance_status (term, source, status, reason, window_start, window_end, read_at)
 SELECT t.term, s.source,

@@ -20,6 +20,11 @@
 -- * absence_rate = (valid + invalid absence) / offered minutes; NULL when nothing was offered (0 or
 --   unknown) or neither absence sum is known; a missing one of the two counts as 0.
 -- * invalid_absence_rate = invalid / offered; NULL when nothing was offered or invalid is unknown.
+-- * absence_status (core.term_attendance_status, per term and school system): 'not_extracted' when the
+--   attendance window of a school system the pupil was in that term (an enrolment overlapping it; for a
+--   pupil-term without one, any system that knows the pupil) was never read; then every absence figure is
+--   NULL, never 0 and never computed from the systems that were read. Else 'reported' with attendance
+--   for the pupil, 'not_reported' without (read, and the school reported nothing).
 -- * bands from the settings absence_high / absence_very_high, compared exactly (numeric, not float) so
 --   10 % exactly is '10-20%' and 20 % exactly is '>=20%'; the labels are made from the same settings.
 TRUNCATE core.pupil_term_measure;
@@ -79,12 +84,37 @@ attendance AS (
                      / a.offered_minutes END AS rate_exact
     FROM core.fact_term_attendance a
 ),
-pupil_term AS (
+unread AS MATERIALIZED (  -- (term, source) whose attendance window was never read: few rows
+    SELECT s.term, s.source, t.start_date, t.end_date
+    FROM core.term_attendance_status s
+    JOIN core.dim_term t ON t.term = s.term
+    WHERE s.status = 'never_read'
+),
+pupil_term_base AS (
     SELECT student_key, term FROM core.fact_pupil_term
     UNION
     SELECT student_key, term FROM graded
     UNION
     SELECT student_key, term FROM core.fact_term_attendance
+),
+pupil_unread AS (        -- pupil-terms with a school system whose window was never read
+    SELECT p.student_key, u.term
+    FROM unread u
+    JOIN staging.ss12000_enrolment e
+      ON e.source = u.source AND NOT e.cancelled
+     AND e.start_date <= u.end_date AND coalesce(e.end_date, 'infinity'::date) >= u.start_date
+    JOIN staging.ss12000_person p ON p.person_ref = e.person_ref
+    UNION
+    SELECT k.student_key, k.term      -- no enrolment that term (grades only): the systems that know the pupil
+    FROM pupil_term_base k
+    JOIN unread u ON u.term = k.term
+    WHERE NOT EXISTS (SELECT 1 FROM core.fact_pupil_term pt WHERE pt.student_key = k.student_key AND pt.term = k.term)
+      AND EXISTS (SELECT 1 FROM staging.ss12000_person p WHERE p.student_key = k.student_key AND p.source = u.source)
+),
+pupil_term AS (
+    SELECT k.student_key, k.term, (u.student_key IS NOT NULL) AS unread
+    FROM pupil_term_base k
+    LEFT JOIN pupil_unread u ON u.student_key = k.student_key AND u.term = k.term
 )
 INSERT INTO core.pupil_term_measure
 SELECT k.student_key, k.term,
@@ -104,12 +134,14 @@ SELECT k.student_key, k.term,
             WHEN a.rate_exact >= p.high THEN trim_scale(p.high * 100) || '-' || trim_scale(p.very_high * 100) || '%'
             ELSE '<' || trim_scale(p.high * 100) || '%' END,
        a.rate_exact >= p.high,
-       a.rate_exact >= p.very_high
+       a.rate_exact >= p.very_high,
+       CASE WHEN k.unread THEN 'not_extracted' WHEN a.student_key IS NOT NULL THEN 'reported'
+            ELSE 'not_reported' END
 FROM pupil_term k
 CROSS JOIN params p
 LEFT JOIN core.fact_pupil_term pt ON pt.student_key = k.student_key AND pt.term = k.term
 LEFT JOIN graded g ON g.student_key = k.student_key AND g.term = k.term
 LEFT JOIN beyond_16 b ON b.student_key = k.student_key AND b.term = k.term
-LEFT JOIN attendance a ON a.student_key = k.student_key AND a.term = k.term;
+LEFT JOIN attendance a ON a.student_key = k.student_key AND a.term = k.term AND NOT k.unread;
 
 ANALYZE core.pupil_term_measure;

@@ -5,6 +5,8 @@
 -- match-rate gate watches how many they are).
 -- in_programme: enrolled in any programme for at least one day of the term. Such a pupil is never a
 -- comparison pupil, even if the overlap is shorter than participation_min_overlap_days.
+-- absence_status: core.pupil_term_measure's; a participant without a measure row that term (no enrolment,
+-- grade or attendance) is 'not_extracted' when a school system that knows them never had the window read.
 DROP TABLE IF EXISTS pg_temp.mart_pupil;
 
 CREATE TEMP TABLE mart_pupil ON COMMIT DROP AS
@@ -22,6 +24,11 @@ SELECT k.term, k.student_key, dp.sex, dp.protected,
        pm.share_passed AS prev_share_passed,
        m.merit_value,
        m.absence_rate,
+       coalesce(m.absence_status,
+                CASE WHEN EXISTS (SELECT 1 FROM staging.ss12000_person sp
+                                  JOIN core.term_attendance_status s ON s.source = sp.source AND s.term = k.term
+                                  WHERE sp.student_key = k.student_key AND s.status = 'never_read')
+                     THEN 'not_extracted' ELSE 'not_reported' END)                AS absence_status,
        coalesce(m.high_absence, false)                                           AS high_absence,
        coalesce(m.very_high_absence, false)                                      AS very_high_absence,
        (m.share_passed IS NOT NULL AND pm.share_passed IS NOT NULL)              AS improved_known,

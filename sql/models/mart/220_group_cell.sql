@@ -11,6 +11,8 @@
 -- per term, so a comparison cell is a disjoint union of (unit, year, sex) blocks: it is added up from
 -- per-block sums instead of exploding the comparison pupils themselves (cheap at city scale).
 --
+-- unread_n: pupils whose attendance window was never read (absence_status 'not_extracted'); a cell with
+-- any has no absence figure in group_term (240).
 -- Measures are kept as sums and counts here; 240_group_term.sql turns them into means and shares.
 DROP TABLE IF EXISTS pg_temp.cell_member;
 DROP TABLE IF EXISTS pg_temp.group_cell;
@@ -60,6 +62,7 @@ CREATE TEMP TABLE group_cell (
     absence_n            bigint  NOT NULL,
     high_n               bigint  NOT NULL,
     very_high_n          bigint  NOT NULL,
+    unread_n             bigint  NOT NULL,
     suppressed           boolean NOT NULL DEFAULT false,
     UNIQUE (term, population, programme, district, sex, school_year)
 ) ON COMMIT DROP;
@@ -79,7 +82,8 @@ SELECT cm.term, cm.programme, cm.district, cm.sex, cm.school_year,
        sum(mp.absence_rate::numeric)                     AS absence_sum,
        count(mp.absence_rate)                            AS absence_n,
        count(*) FILTER (WHERE mp.high_absence)           AS high_n,
-       count(*) FILTER (WHERE mp.very_high_absence)      AS very_high_n
+       count(*) FILTER (WHERE mp.very_high_absence)      AS very_high_n,
+       count(*) FILTER (WHERE mp.absence_status = 'not_extracted') AS unread_n
 FROM cell_member cm
 JOIN mart_pupil mp ON mp.term = cm.term AND mp.student_key = cm.student_key
 GROUP BY cm.term, cm.programme, cm.district, cm.sex, cm.school_year;
@@ -102,7 +106,8 @@ WITH block AS (      -- comparison pupils per (term, school unit, school year, s
            sum(mp.absence_rate::numeric)                     AS absence_sum,
            count(mp.absence_rate)                            AS absence_n,
            count(*) FILTER (WHERE mp.high_absence)           AS high_n,
-           count(*) FILTER (WHERE mp.very_high_absence)      AS very_high_n
+           count(*) FILTER (WHERE mp.very_high_absence)      AS very_high_n,
+           count(*) FILTER (WHERE mp.absence_status = 'not_extracted') AS unread_n
     FROM mart_pupil mp
     WHERE NOT mp.in_programme AND mp.school_unit_id IS NOT NULL AND mp.school_year IS NOT NULL
     GROUP BY mp.term, mp.school_unit_id, mp.school_year, mp.sex
@@ -121,7 +126,7 @@ comparison AS (
            sum(b.merit_sum) AS merit_sum, sum(b.merit_n) AS merit_n,
            sum(b.final_year_graded) AS final_year_graded, sum(b.final_year_eligible) AS final_year_eligible,
            sum(b.absence_sum) AS absence_sum, sum(b.absence_n) AS absence_n,
-           sum(b.high_n) AS high_n, sum(b.very_high_n) AS very_high_n
+           sum(b.high_n) AS high_n, sum(b.very_high_n) AS very_high_n, sum(b.unread_n) AS unread_n
     FROM cell_pair cp
     JOIN block b ON b.term = cp.term AND b.school_unit_id = cp.school_unit_id
                 AND b.school_year = cp.pupil_school_year AND (cp.sex = 'ALL' OR b.sex = cp.sex)
@@ -140,17 +145,18 @@ WITH cells AS (
            c.merit_sum, coalesce(c.merit_n, 0),
            coalesce(c.final_year_graded, 0), coalesce(c.final_year_eligible, 0),
            c.absence_sum, coalesce(c.absence_n, 0),
-           coalesce(c.high_n, 0), coalesce(c.very_high_n, 0)
+           coalesce(c.high_n, 0), coalesce(c.very_high_n, 0), coalesce(c.unread_n, 0)
     FROM participant_cell p
     LEFT JOIN comparison_cell c USING (term, programme, district, sex, school_year)
 )
 INSERT INTO group_cell (cell_id, term, population, programme, district, sex, school_year, n,
                         share_sum, share_n, improved_known, improved, merit_sum, merit_n,
-                        final_year_graded, final_year_eligible, absence_sum, absence_n, high_n, very_high_n)
+                        final_year_graded, final_year_eligible, absence_sum, absence_n, high_n, very_high_n,
+                        unread_n)
 SELECT row_number() OVER (ORDER BY term, population DESC, programme, district, sex, school_year),
        term, population, programme, district, sex, school_year, n,
        share_sum, share_n, improved_known, improved, merit_sum, merit_n,
-       final_year_graded, final_year_eligible, absence_sum, absence_n, high_n, very_high_n
+       final_year_graded, final_year_eligible, absence_sum, absence_n, high_n, very_high_n, unread_n
 FROM cells;
 
 ANALYZE group_cell;

@@ -11,7 +11,8 @@ from pathlib import Path
 
 NAME = "extract"
 HELP = ("Extract SS 12000 entities into staging (incremental by default). Give --base-url of an API, or "
-        "--dataset to serve a dataset folder with the stand-in server for the length of the run.")
+        "--dataset to serve a dataset folder with the stand-in server for the length of the run (a dataset of "
+        "several school systems: one server and one extraction per source, each under its own id).")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                    "history_start_term on at the first run, then the current and previous term")
     p.add_argument("--page-size", type=int, default=None, help="limit asked per page (default: setting)")
     p.add_argument("--warehouse-url", help="PostgreSQL URL (default: SKOLSAM_WAREHOUSE_URL or the embedded one)")
+    p.add_argument("--source", default=None,
+                   help="source id the rows are loaded as (with --base-url; default: the one-system 'ss12000'); "
+                        "with a multi-source --dataset: extract only this one of its sources")
     p.add_argument("--json", action="store_true", help="print the summaries as JSON only")
 
 
@@ -57,27 +61,40 @@ def run(args: argparse.Namespace) -> int:
                   f"quarantined {s['rows_quarantined']:>6} deleted {s['rows_deleted']:>6} "
                   f"in {s['seconds']:.1f}s  watermark {s['watermark'] or '-'}")
 
+    failed: list[str] = []
     with contextlib.ExitStack() as stack:
         if args.dataset is not None:
+            from ..standin.dataset import dataset_sources
             from ..standin.running import running_server
 
             secret = secret or "skolsam"
-            base = stack.enter_context(running_server(args.dataset, client_id=args.client_id, client_secret=secret,
-                                                      demo=True))
+            folders = dataset_sources(args.dataset)
+            multi = list(folders.values()) != [args.dataset]
+            if multi and args.source:
+                if args.source not in folders:
+                    print(f"the dataset holds no source {args.source} (it has {', '.join(folders)})", file=sys.stderr)
+                    return 2
+                folders = {args.source: folders[args.source]}
+            # A one-system dataset is loaded as --source (default: the one-system 'ss12000', as before);
+            # a dataset of several systems as each source's own id, one stand-in server per source.
+            targets = [(sid if multi else args.source,
+                        stack.enter_context(running_server(folder, client_id=args.client_id, client_secret=secret,
+                                                           demo=True)))
+                       for sid, folder in folders.items()]
         else:
-            base = args.base_url
             if not secret:
                 print("a client secret is needed (--client-secret or SKOLSAM_SS12000_CLIENT_SECRET)", file=sys.stderr)
                 return 2
-        api = services.ss12000_api(base, args.client_id, secret, token_url=args.token_url,
-                                   page_size=args.page_size, settings=settings)
-        failed: list[str] = []
-        try:  # a failing entity does not stop the others; the exit code says it failed
-            services.extract_all(url, api, default_pseudonymiser(), settings, entities=entities,
-                                 full_refresh=args.full_refresh, terms=args.terms, on_entity=show,
-                                 on_error=lambda exc: print(str(exc), file=sys.stderr))
-        except ExtractError as exc:
-            failed = exc.failed
+            targets = [(args.source, args.base_url)]
+        for source, base in targets:
+            api = services.ss12000_api(base, args.client_id, secret, token_url=args.token_url,
+                                       page_size=args.page_size, settings=settings)
+            try:  # a failing entity (or source) does not stop the others; the exit code says it failed
+                services.extract_all(url, api, default_pseudonymiser(), settings, entities=entities,
+                                     full_refresh=args.full_refresh, terms=args.terms, on_entity=show,
+                                     on_error=lambda exc: print(str(exc), file=sys.stderr), source=source)
+            except ExtractError as exc:
+                failed += [f"{source}:{e}" if source else e for e in exc.failed]
         if args.json:
             print(json.dumps(summaries, indent=2))
     if failed:

@@ -1,4 +1,5 @@
-"""skolsam generate --out DIR [--pupils N] [--seed S] [--terms HT2025,VT2026] [--effect PPSS=0.10,SkolFam=0]"""
+"""skolsam generate --out DIR [--pupils N] [--seed S] [--terms HT2025,VT2026] [--effect PPSS=0.10,SkolFam=0]
+[--sources N [--one-system]]"""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="plant a known programme effect, e.g. PPSS=0.10,SkolFam=0: the rise in the share of subjects "
              "passed while enrolled; participants are chosen at a bad term (for skolsam effects-check)",
     )
+    p.add_argument("--sources", type=int, default=1,
+                   help="school systems: 1 (default) the city's own; N > 1 adds N-1 independent operators, each "
+                        "in DIR/sources/<id>/ss12000/, with pupils who move between them mid-year")
+    p.add_argument("--one-system", action="store_true",
+                   help="with --sources N: write that same city (operators, movers) as one system in DIR/ss12000/")
 
 
 def parse_effects(text: str | None) -> dict[str, float] | None:
@@ -49,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     try:
         manifest = generate_dataset(args.out, pupils=args.pupils, seed=args.seed, terms=terms,
-                                    effects=parse_effects(args.effect))
+                                    effects=parse_effects(args.effect), sources=args.sources,
+                                    one_system=args.one_system)
     except (ValueError, FileExistsError) as exc:
         print(f"skolsam generate: {exc}")
         return 2
@@ -66,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
         f"({c['enrollments_outside_city']} outside the city's schools) in {c['enrollment_files']} lists, "
         f"{c['erasure_requests']} erasure request(s)"
     )
+    if c.get("school_systems"):
+        where = ", ".join(manifest.sources) if manifest.sources else "one system (--one-system)"
+        print(f"  {c['school_systems']} school systems ({where}): {c['independent_school_units']} independent "
+              f"school units, {c['movers']} pupils moved mid-year, {c['person_records']} person records")
     if manifest.planted_effect:
         planted = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(manifest.planted_effect.items()))
         print(f"  planted effect on the share of subjects passed while enrolled: {planted}")

@@ -1,4 +1,7 @@
-"""skolsam report [--term VT2026] [--out DIR] [--warehouse-url URL] [--no-pdf] [--final]"""
+"""skolsam report [--term VT2026] [--out DIR] [--warehouse-url URL] [--no-pdf]
+
+Always a preliminary report: a report says "Slutlig" only when an analyst approved its draft (the termly
+report DAG's sign-off, skolsam.publication.signoff), with the sign-off date on it."""
 
 from __future__ import annotations
 
@@ -16,7 +19,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output folder (default: $SKOLSAM_HOME/reports/<term>)")
     p.add_argument("--warehouse-url", help="use this PostgreSQL instead of SKOLSAM_WAREHOUSE_URL or the embedded one")
     p.add_argument("--no-pdf", action="store_true", help="write the HTML only")
-    p.add_argument("--final", action="store_true", help="mark the report final (default: preliminary)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,8 +36,7 @@ def run(args: argparse.Namespace) -> int:
             print("mart.group_term is empty: build the warehouse first (skolsam build)")
             return 1
         out = Path(args.out) if args.out else project_home() / "reports" / term
-        path = build_report(url, term, out, settings=Settings.load(), pdf=not args.no_pdf,
-                            status="final" if args.final else "preliminary")
+        path = build_report(url, term, out, settings=Settings.load(), pdf=not args.no_pdf)
     except (ReportError, ValueError) as exc:
         print(f"no report: {exc}")
         return 1

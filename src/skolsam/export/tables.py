@@ -35,6 +35,7 @@ HEADINGS: dict[str, str] = {
     "high_absence_share": "Andel med hög frånvaro",
     "very_high_absence_share": "Andel med mycket hög frånvaro",
     "suppressed": "Dold (för få elever)",
+    "absence_status": "Frånvarouppgifter (reported = inlästa, not_extracted = perioden aldrig hämtad)",
     "outcome": "Utfallsmått",
     "event_term": "Terminer sedan start",
     "estimator": "Skattningsmetod",

@@ -1,7 +1,7 @@
 """The synthetic city: a dataset folder the stand-in SS 12000 server and the enrollment intake read.
 
-``generate_dataset(out, pupils=10000, seed=1, terms=["HT2025", "VT2026"]) -> Manifest`` (also
-``skolsam generate --out DIR [--pupils N] [--seed S] [--terms HT2025,VT2026]``). Every identity is
+``generate_dataset(out, pupils=10000, seed=1, terms=["HT2025", "VT2026"], sources=1) -> Manifest`` (also
+``skolsam generate --out DIR [--pupils N] [--seed S] [--terms HT2025,VT2026] [--sources N]``). Every identity is
 generated; no real person is described. Deterministic: the same arguments and term calendar give
 byte-identical files (no wall-clock time, fixed key order, integers only, seeded generators per part).
 
@@ -74,6 +74,11 @@ Enrollment lists: see :mod:`skolsam.generate.enrollment`. About 5 % of pupils ta
 25 % SkolFam, 15 % KP/KF; 3 % in two programmes), each programme drawing from the school years it serves
 in the first term (``Config.programme_years``: PPSS 6-9, SkolFam 0-6, KP/KF 0-9); about 4 % more valid
 numbers belong to pupils outside the city's schools (not in persons.jsonl), so the match rate is about 96 %.
+
+Several school systems (``--sources N``, ``generate_dataset(..., sources=N)``): the city's own system
+(``stockholm``) and N-1 independent operators, each in ``DIR/sources/<id>/ss12000/`` with the layout above,
+pupils in several systems under a different person id each, and mid-year movers; ``one_system`` writes the
+same city in ``DIR/ss12000/``. See :mod:`skolsam.generate.systems`. With N = 1 nothing changes.
 
 Effect mode (``--effect PPSS=0.10,SkolFam=0``, ``generate_dataset(..., effects={...})``): a city with a
 known programme effect for ``skolsam effects-check``. Terms default to HT2023..VT2026. Each participant's

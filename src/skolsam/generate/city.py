@@ -54,6 +54,7 @@ class Organisation:
     district: str = ""
     years: tuple[int, ...] = ()
     weight: float = 1.0
+    system: int = 0  # 0: the city's own school system; i: independent operator i (skolsam.generate.systems)
 
 
 @dataclass
@@ -97,6 +98,8 @@ class Pupil:
     improver: bool = False
     start: dt.date | None = None  # earliest programme start
     boost: float | None = None  # effect mode: ability shift while enrolled (None: the ordinary city)
+    # school year -> (first day at the new school, the new school): a mid-year move (skolsam.generate.systems)
+    moves: dict[int, tuple[dt.date, Organisation]] = field(default_factory=dict)
 
     def school_year(self, term: TermInfo) -> int | None:
         return self.school_years.get(term.school_year_start)
@@ -104,6 +107,11 @@ class Pupil:
     def unit_in(self, term: TermInfo) -> Organisation | None:
         y = self.school_year(term)
         return self.units[y] if y is not None else None
+
+    def unit_on(self, y: int, day: dt.date) -> Organisation:
+        """The school unit of school year ``y`` on ``day`` (after a mid-year move: the new one)."""
+        move = self.moves.get(y)
+        return move[1] if move is not None and day >= move[0] else self.units[y]
 
     def term_state(self, term: TermInfo) -> tuple[float, float, float]:
         """(ability score, absence rate, invalid share of absence) for a term."""
@@ -156,6 +164,8 @@ class City:
     pupils: list[Pupil]
     enrollments: list[Enrollment]
     erasures: list[str] = field(default_factory=list)  # 12-digit numbers in the erasure request
+    operators: list[Organisation] = field(default_factory=list)  # Huvudmän of the independent systems
+    movers: int = 0  # pupils who moved to an independent school mid-year
     used_civic: set[str] = field(default_factory=set)
     used_codes: set[str] = field(default_factory=set)
 

@@ -40,3 +40,7 @@ class Config:
     # bad term (their start term follows their worst term), stays enrolled, and nothing else about
     # participation changes their grades or absence, so the planted rise is the only effect there is.
     effects: tuple[tuple[str, float], ...] = ()
+    # Several school systems (generate --sources N > 1; skolsam.generate.systems): the share of school units
+    # run by independent operators, and of pupils who move to one of them mid-year.
+    independent_unit_share: float = 0.25
+    mover_share: float = 0.02

@@ -14,6 +14,7 @@ from . import enrollment, ss12000
 from .city import build_city
 from .config import Config
 from .output import Manifest
+from .systems import outputs, split_city
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def _clear_previous(out: Path) -> None:
     if not entries:
         return
     if not manifest.exists():
-        ours = {"ss12000", "enrollment", "manifest.json.tmp"}
+        ours = {"ss12000", "sources", "enrollment", "manifest.json.tmp"}
         if any(p.name not in ours for p in entries):
             raise FileExistsError(f"{out} is not empty and holds no dataset manifest; choose an empty folder")
         listed: set[str] = set()
@@ -71,10 +72,20 @@ def _clear_previous(out: Path) -> None:
             )
         for p in enr.iterdir():
             p.unlink()
-    for name in SS12000_FILES:
-        p = out / ss12000.DIR / name
-        if p.exists():
-            p.unlink()
+    folders = [out / ss12000.DIR]
+    if (out / "sources").is_dir():
+        folders += [d / ss12000.DIR for d in (out / "sources").iterdir()]
+    for folder in folders:
+        for name in SS12000_FILES:
+            p = folder / name
+            if p.exists():
+                p.unlink()
+        if folder.parent.parent == out / "sources" and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            if not any(folder.parent.iterdir()):
+                folder.parent.rmdir()
+    if (out / "sources").is_dir() and not any((out / "sources").iterdir()):
+        (out / "sources").rmdir()
     if manifest.exists():
         manifest.unlink()
 
@@ -88,6 +99,8 @@ def generate_dataset(
     config: Config | None = None,
     effects: dict[str, float] | None = None,
     calendar: list[TermDates] | None = None,
+    sources: int = 1,
+    one_system: bool = False,
 ) -> Manifest:
     """Write a synthetic city of ``pupils`` pupils (förskoleklass to year 9, in the first school year) to ``out``.
 
@@ -96,9 +109,17 @@ def generate_dataset(
 
     ``effects`` (programme -> rise in share passed, e.g. ``{"PPSS": 0.10, "SkolFam": 0}``) switches to effect
     mode (see ``Config.effects``); its default terms are ``EFFECT_TERMS``, otherwise ``DEFAULT_TERMS``.
+
+    ``sources`` > 1 splits the city into school systems (skolsam.generate.systems): the city's own
+    (``stockholm``) and ``sources - 1`` independent operators, each in ``out/sources/<id>/ss12000/``, with
+    pupils who move between them mid-year. ``one_system`` writes that same city as one system in
+    ``out/ss12000/`` (the control a multi-source run is compared with). The manifest lists the source ids
+    under ``sources`` (``Manifest.source_dirs`` maps them to their folders).
     """
     if pupils < 1:
         raise ValueError("pupils must be at least 1")
+    if sources < 1:
+        raise ValueError("sources must be at least 1")
     cfg = config or Config()
     if effects:
         unknown = sorted(set(effects) - {p for p, _ in cfg.programme_shares})
@@ -111,30 +132,37 @@ def generate_dataset(
     if calendar is None:
         calendar = load_calendar(Settings.load().term_calendar or None)
     term_dates = resolve_terms(list(terms), calendar)
+    city = build_city(cfg, seed, pupils, term_dates, calendar)
+    split_city(city, cfg, sources)  # before anything is written: it refuses more systems than units
+    outs = outputs(sources, one_system)
     _clear_previous(out)
-    (out / ss12000.DIR).mkdir(parents=True, exist_ok=True)
+    for o in outs:
+        (out / o.dir).mkdir(parents=True, exist_ok=True)
     (out / enrollment.DIR).mkdir(parents=True, exist_ok=True)
 
-    city = build_city(cfg, seed, pupils, term_dates, calendar)
-    files = [ss12000.write_organisations(out, city), ss12000.write_syllabuses(out, city)]
-    files.append(ss12000.write_persons(out, city))
+    files = []
+    for o in outs:
+        files += [ss12000.write_organisations(out, city, o), ss12000.write_syllabuses(out, city, o)]
+    syllabus_entry = files[1]
+    files.extend(ss12000.write_persons(out, city, outs))
     log.info("generate: %d school units, %d pupils written", len(city.units), len(city.pupils))
-    more, counters = ss12000.write_grades_and_attendance(out, city, cfg)
+    more, counters = ss12000.write_grades_and_attendance(out, city, cfg, outs)
     files.extend(more)
     log.info("generate: %d grades, %d attendance records written", counters.grades, counters.attendance)
     csv_files, csv_stats = enrollment.write_files(out, city)
     files.extend(csv_files)
 
     manifest = Manifest(seed=seed, pupils=pupils, terms=[t.name for t in term_dates], version=GENERATOR_VERSION,
-                        planted_effect=dict(cfg.effects))
+                        planted_effect=dict(cfg.effects),
+                        sources=[o.source_id for o in outs] if len(outs) > 1 else [])
     participants = [p for p in city.pupils if p.participant]
     manifest.counts = {
-        "organisations": 1 + len(city.districts) + len(city.units),
+        "organisations": 1 + len(city.districts) + len(city.operators) + len(city.units),
         "school_units": len(city.units),
         "districts": len(city.districts),
         "persons": len(city.pupils),
         "protected_persons": sum(1 for p in city.pupils if p.marking != "Ingen"),
-        "syllabuses": files[1].records,
+        "syllabuses": syllabus_entry.records,
         "grades": counters.grades,
         "grade_corrections": counters.corrections,
         "deleted_grades": counters.deleted,
@@ -148,6 +176,14 @@ def generate_dataset(
         "enrollment_invalid_numbers": csv_stats["invalid_numbers"],
         "erasure_requests": csv_stats["erasure_requests"],
     }
+    if sources > 1:
+        manifest.counts.update({
+            "school_systems": sources,
+            "independent_school_units": sum(1 for u in city.units if u.system),
+            "movers": city.movers,
+            # person records over every folder: a pupil has one in each system he was enrolled in
+            "person_records": sum(f.records for f in files if f.path.endswith("/persons.jsonl")),
+        })
     manifest.files = sorted(files, key=lambda f: f.path)
     tmp = out / "manifest.json.tmp"
     tmp.write_bytes(manifest.to_json())

@@ -58,6 +58,14 @@ class Manifest:
     files: list[FileEntry] = field(default_factory=list)
     # effect mode only: programme -> the planted rise in share passed while enrolled
     planted_effect: dict[str, float] = field(default_factory=dict)
+    # several school systems only: the source ids, each in sources/<id>/ss12000/ (empty: one, in ss12000/)
+    sources: list[str] = field(default_factory=list)
+
+    def source_dirs(self, root: Path) -> dict[str, Path]:
+        """Source id -> the folder the stand-in serves for it (holding ``ss12000/``)."""
+        if not self.sources:
+            return {"stockholm": Path(root)}
+        return {sid: Path(root) / "sources" / sid for sid in self.sources}
 
     def file(self, path: str) -> FileEntry:
         for f in self.files:
@@ -74,6 +82,7 @@ class Manifest:
             "terms": list(self.terms),
             "counts": dict(self.counts),
             **({"planted_effect": dict(self.planted_effect)} if self.planted_effect else {}),
+            **({"sources": list(self.sources)} if self.sources else {}),
             "files": {f.path: {"records": f.records, "bytes": f.bytes, "sha256": f.sha256} for f in self.files},
         }
 
@@ -86,4 +95,5 @@ class Manifest:
         m = cls(d["seed"], d["pupils"], d["terms"], d["version"], dict(d.get("counts", {})))
         m.files = [FileEntry(p, v["records"], v["bytes"], v["sha256"]) for p, v in d.get("files", {}).items()]
         m.planted_effect = dict(d.get("planted_effect", {}))
+        m.sources = list(d.get("sources", []))
         return m

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 APPROVED, REJECTED = "approved", "rejected"
 COMMENT_MAX = 1000
+# Beside each draft, not among its files (never published): the inputs its report was drawn from.
+SNAPSHOT = "report_inputs.json"
+# The sign-off date printed on a final report is the city's calendar day.
+REPORT_TIME_ZONE = "Europe/Stockholm"
 
 
 # -- which term, and is it ready ------------------------------------------------------------------------
@@ -66,24 +70,48 @@ def draft_id_for(build_id: str | None, now: dt.datetime | None = None) -> str:
 
 def build_draft(warehouse_url: str, term: str, settings: Settings, *, run_id: str | None = None,
                 store: ReportStore | None = None) -> dict:
-    """Render the term's report into a new draft folder with its provenance; returns the draft manifest
-    (JSON-ready, with ``approval_body`` for the approval task)."""
-    from ..report import build_report
+    """Render the term's report into a new draft folder with its provenance and the snapshot of its inputs
+    (published copies are rendered from it); returns the draft manifest (JSON-ready, with ``approval_body``
+    for the approval task)."""
+    from ..report import snapshot
+    from ..report.build import render_inputs
+    from ..report.data import load_inputs
+    from ..terms import parse_term
 
     store = store or ReportStore.from_settings(settings)
+    term = parse_term(term).name
     prov = term_provenance(warehouse_url, term)
     lines = headline(warehouse_url, term)
+    inputs = load_inputs(warehouse_url, term)
+    made_on = dt.date.today()
     draft_id = draft_id_for(prov.build_id)
     with tempfile.TemporaryDirectory(prefix="skolsam-draft-") as tmp:
-        build_report(warehouse_url, term, Path(tmp), settings=settings, provenance=prov.for_report())
+        html = render_inputs(inputs, term, Path(tmp), settings=settings, made_on=made_on,
+                             **_origin(prov.for_report()))
+        report_files = sorted(p.name for p in Path(tmp).iterdir() if p.stem == html.stem)
+        store.write_draft_file(term, draft_id, SNAPSHOT, snapshot.dump(inputs))
         manifest = store.write_draft(term, draft_id, Path(tmp), {
             "build_id": prov.build_id, "published_build_at": prov.published_at,
             "gate_status": prov.gate_status, "gates": prov.as_dict()["gates"], "headline": lines,
-            "dag_run_id": run_id, "created_at": now_iso(),
+            "dag_run_id": run_id, "created_at": now_iso(), "made_on": made_on.isoformat(),
+            "report_files": report_files, "provenance": prov.for_report(), "snapshot": SNAPSHOT,
         })
     manifest["approval_body"] = approval_body(manifest)
     log.info("draft %s of %s written to %s", draft_id, term, manifest["location"])
     return manifest
+
+
+def _origin(for_report: dict[str, str]) -> dict[str, str | None]:
+    return {"build_id": for_report.get("build_id"), "gate_status": for_report.get("gate_status")}
+
+
+def check_marts_unchanged(warehouse_url: str, draft: dict, doing: str) -> None:
+    """Refuse to go on when the marts were republished after the draft was drawn (other figures now)."""
+    now = term_provenance(warehouse_url, draft["term"])
+    if now.build_id != draft.get("build_id"):
+        raise PublicationError(f"the marts of {draft['term']} changed since draft {draft['draft_id']} "
+                               f"(build {now.build_id} != {draft.get('build_id')}): {doing} refused; "
+                               "run the report again and approve the new draft")
 
 
 def export_into_draft(warehouse_url: str, draft: dict, settings: Settings, *,
@@ -93,11 +121,8 @@ def export_into_draft(warehouse_url: str, draft: dict, settings: Settings, *,
     from ..export.write import FORMATS
 
     store = store or ReportStore.from_settings(settings)
-    now = term_provenance(warehouse_url, draft["term"])
-    if now.build_id != draft.get("build_id"):
-        # The marts were republished after the report was drawn: the tables would not match the report.
-        raise PublicationError(f"the marts of {draft['term']} changed since draft {draft['draft_id']} "
-                               f"(build {now.build_id} != {draft.get('build_id')}); run the report again")
+    # The marts republished after the report was drawn: the tables would not match the report.
+    check_marts_unchanged(warehouse_url, draft, "the export")
     notes = [f"Bygge / build {draft.get('build_id') or 'okänt'}, kvalitetskontroll / gate status "
              f"{draft.get('gate_status')}"]
     with tempfile.TemporaryDirectory(prefix="skolsam-export-") as tmp:
@@ -152,17 +177,65 @@ def decision_when_skipped() -> dict:
             "how": "approval skipped (task marked success without a response)"}
 
 
-def publish_draft(draft: dict, decision: dict, settings: Settings, *, run_id: str | None = None,
-                  store: ReportStore | None = None) -> dict:
+def reviewed(decision: dict) -> bool:
+    """Did a person approve it? (decision_when_skipped records nobody.)"""
+    return decision.get("decision") == APPROVED and bool(decision.get("by"))
+
+
+def signoff_date(decision: dict) -> dt.date:
+    """The day of the approval, in the city's time zone (an answer at 23:30 UTC is the next day there)."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        at = dt.datetime.fromisoformat(str(decision.get("at")))
+    except ValueError as exc:
+        raise PublicationError(f"the approval has no readable time ({decision.get('at')!r})") from exc
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.astimezone(ZoneInfo(REPORT_TIME_ZONE)).date()
+
+
+def render_published(draft: dict, decision: dict, settings: Settings, out_dir: Path, *,
+                     store: ReportStore) -> list[str]:
+    """The approved copy of the draft's report in ``out_dir``: the same inputs (the draft's snapshot), the same
+    build id and date compiled, status "Slutlig" with the sign-off date, or "Ej granskad" when nobody approved
+    it. Returns the file names, which are the draft's report files."""
+    from ..report import snapshot
+    from ..report.build import render_inputs
+
+    raw = store.read_draft_file(draft["term"], draft["draft_id"], draft.get("snapshot") or SNAPSHOT)
+    if raw is None:
+        raise PublicationError(f"draft {draft['draft_id']} of {draft['term']} has no snapshot of its inputs: "
+                               "run the report again (a published copy is never drawn from today's marts)")
+    final = reviewed(decision)
+    render_inputs(snapshot.load(raw), draft["term"], out_dir, settings=settings,
+                  status="final" if final else "unreviewed", made_on=dt.date.fromisoformat(draft["made_on"]),
+                  signed_off=signoff_date(decision) if final else None, **_origin(draft.get("provenance") or {}))
+    made = sorted(p.name for p in out_dir.iterdir())
+    missing = sorted(set(draft.get("report_files") or []) - set(made))
+    if missing:  # e.g. no Chromium now for the PDF the draft has: never publish the preliminary one instead
+        raise PublicationError(f"the published copy of {draft['term']} could not be rendered as the draft was "
+                               f"(missing {', '.join(missing)})")
+    return made
+
+
+def publish_draft(warehouse_url: str, draft: dict, decision: dict, settings: Settings, *,
+                  run_id: str | None = None, store: ReportStore | None = None) -> dict:
     if decision.get("decision") != APPROVED:
         raise PublicationError(f"draft {draft['draft_id']} was not approved: nothing is published")
     store = store or ReportStore.from_settings(settings)
+    check_marts_unchanged(warehouse_url, draft, "publishing")
     store.record_decision(draft["term"], draft["draft_id"], decision)
-    publication = store.publish(draft["term"], draft["draft_id"])
+    with tempfile.TemporaryDirectory(prefix="skolsam-final-") as tmp:
+        render_published(draft, decision, settings, Path(tmp), store=store)
+        publication = store.publish(draft["term"], draft["draft_id"], rendered=Path(tmp),
+                                    report_status="final" if reviewed(decision) else "unreviewed")
     lines = [f"Byggnummer: {publication.get('build_id') or 'okänt'}",
              f"Kvalitetskontroll: {publication.get('gate_status')}"]
     if decision.get("by"):
         lines.append(f"Godkänd av: {decision['by']}")
+    else:
+        lines.append("Ingen har granskat rapporten: den är publicerad utan godkännande.")
     if decision.get("comment"):
         lines.append(f"Kommentar: {decision['comment']}")
     announcing.announce(store, "published", draft["term"], location=publication["location"], lines=lines,

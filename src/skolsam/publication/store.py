@@ -3,8 +3,11 @@
 Layout under the location (``Settings.report_location``, default ``$SKOLSAM_HOME/reports``)::
 
     drafts/<term>/<draft_id>/      the files of one draft, draft.json (term, build id, gate status,
-                                   headline) and, once decided, decision.json
+                                   headline), report_inputs.json (what its report was drawn from, never
+                                   published) and, once decided, decision.json
     published/<term>/              the approved files of the term's current publication + publication.json
+                                   (the report re-rendered from the draft's inputs as "Slutlig", or "Ej
+                                   granskad" when nobody approved it; the exports as drafted)
     published/<term>/earlier/<id>/ earlier publications of the same term, moved aside, never deleted
     announcements.jsonl            one line per announcement (published, rejected), no recipient addresses
 
@@ -130,6 +133,20 @@ class ReportStore:
         self._write_json(posixpath.join(target, DRAFT_MANIFEST), manifest)
         return added
 
+    def write_draft_file(self, term: str, draft_id: str, name: str, data: bytes) -> None:
+        """A file kept beside the draft but not among its files (so never published): its report's inputs."""
+        path = posixpath.join(self.draft_dir(term, draft_id), name)
+        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        with self.fs.open(path, "wb") as fh:
+            fh.write(data)
+
+    def read_draft_file(self, term: str, draft_id: str, name: str) -> bytes | None:
+        path = posixpath.join(self.draft_dir(term, draft_id), name)
+        if not self.fs.exists(path):
+            return None
+        with self.fs.open(path, "rb") as fh:
+            return fh.read()
+
     def draft(self, term: str, draft_id: str) -> dict | None:
         return self._read_json(posixpath.join(self.draft_dir(term, draft_id), DRAFT_MANIFEST))
 
@@ -168,8 +185,12 @@ class ReportStore:
         return decision
 
     # -- publication --------------------------------------------------------------------------------------
-    def publish(self, term: str, draft_id: str) -> dict:
-        """Copy an approved draft to published/<term>/ (the previous publication moves to earlier/)."""
+    def publish(self, term: str, draft_id: str, rendered: Path | None = None, report_status: str | None = None) -> dict:
+        """Copy an approved draft to published/<term>/ (the previous publication moves to earlier/).
+
+        ``rendered``: a local folder with the approved renderings of the draft's report files (status
+        "Slutlig", skolsam.publication.signoff); those are published in place of the draft's preliminary
+        ones, every other file (the exports) is copied from the draft as it is."""
         manifest = self.draft(term, draft_id)
         decision = self.decision(term, draft_id)
         if manifest is None:
@@ -192,11 +213,14 @@ class ReportStore:
         source = self.draft_dir(term, draft_id)
         for rel in manifest["files"]:
             self.fs.makedirs(posixpath.dirname(posixpath.join(target, rel)), exist_ok=True)
-            self.fs.copy(posixpath.join(source, rel), posixpath.join(target, rel))
+            if rendered is not None and (Path(rendered) / rel).is_file():
+                self.fs.put_file(str(Path(rendered) / rel), posixpath.join(target, rel))
+            else:
+                self.fs.copy(posixpath.join(source, rel), posixpath.join(target, rel))
         publication = {
             "term": term, "draft_id": draft_id, "files": manifest["files"], "published_at": now_iso(),
             "build_id": manifest.get("build_id"), "gate_status": manifest.get("gate_status"),
-            "approved_by": decision.get("by"), "approved_at": decision.get("at"),
+            "approved_by": decision.get("by"), "approved_at": decision.get("at"), "report_status": report_status,
             "comment": decision.get("comment"), "how": decision.get("how"),
             "location": self.url(target),
         }

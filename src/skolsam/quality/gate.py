@@ -35,6 +35,7 @@ from .results import CheckResult
 from .row_counts import ROW_COUNT_CHECK, record_row_counts, row_count_checks  # noqa: F401
 from .suites import (
     MART_SUITES,
+    PUBLISHED_MART_SCHEMA,
     STAGING_SUITES,
     Suite,
     check_schema_name,
@@ -152,21 +153,33 @@ def _sanitise(result, key_like: bool) -> None:
         result.exception_info = privacy.scrub_value(result.exception_info)
 
 
+def _has_unexpected(result) -> bool:
+    """Whether a counts-only result may have values to show: it failed, raised, or counted unexpected rows
+    (a check with ``mostly`` passes with some)."""
+    if result is None or not result.success or results.exception_message(result.exception_info) is not None:
+        return True
+    return bool((result.result or {}).get("unexpected_count"))
+
+
 def _validate(batch_definition, suite: Suite, expectations: list[dict], params: dict[str, Any]):
     """Validate ``expectations`` on the batch: key-like ones for counts only, the rest with a few values.
     Returns GX ExpectationValidationResults in the suite's order, sanitised.
 
     GX applies one result format to a whole validation (an expectation's own ``result_format`` is
-    overridden by the run's), so the suite runs as two validations with GX's v1 Validator (what
-    ValidationDefinition.run uses), merged back into one result per suite."""
+    overridden by the run's), so the suite runs as up to two validations with GX's v1 Validator (what
+    ValidationDefinition.run uses), merged back into one result per suite: every check for counts first
+    (GX bundles those into one aggregate query per table); then the checks of non-key columns that found
+    unexpected rows once more, with a few of their values. Fetching values costs a scan of the table per
+    check (a ``LIMIT`` that no row satisfies reads every row), so only the checks that have values to show
+    pay it: the results are the same as validating every non-key check with values (issue 15)."""
     from great_expectations.validator.v1_validator import Validator
 
     by_check: dict[str, Any] = {}
     key_like = {e["meta"]["check"]: is_key_like(e) for e in expectations}
-    for want_keys, result_format in ((True, KEY_RESULT_FORMAT), (False, RESULT_FORMAT)):
-        part = [e for e in expectations if key_like[e["meta"]["check"]] == want_keys]
-        if not part:
-            continue
+    batch_meta, batch_id = None, None
+
+    def run(part: list[dict], result_format: dict) -> None:
+        nonlocal batch_meta, batch_id
         gx_suite = to_gx_suite(suite.name, part)
         validator = Validator(batch_definition=batch_definition, result_format=result_format)
         outcome = validator.validate_expectation_suite(gx_suite, params)
@@ -176,6 +189,12 @@ def _validate(batch_definition, suite: Suite, expectations: list[dict], params: 
             check = (r.expectation_config.meta or {}).get("check")
             _sanitise(r, key_like.get(check, True))
             by_check[check] = r
+
+    run(expectations, KEY_RESULT_FORMAT)
+    with_values = [e for e in expectations if not key_like[e["meta"]["check"]]
+                   and _has_unexpected(by_check.get(e["meta"]["check"]))]
+    if with_values:
+        run(with_values, RESULT_FORMAT)
     ordered = [by_check[e["meta"]["check"]] for e in expectations if e["meta"]["check"] in by_check]
     return ordered, batch_meta, batch_id
 
@@ -269,7 +288,8 @@ def run_gate(
         location = str(data_docs_dir or settings.data_docs_location or docs_mod.default_dir())
         with _docs_folder(location, build_data_docs) as (docs_dir, publish_docs):
             context = _context(docs_dir if build_data_docs else None)
-            keys = _run_suites(context, url, suites, tables, settings, as_of, gate_id, result)
+            mart_schema = check_schema_name(overrides.get("mart", PUBLISHED_MART_SCHEMA))
+            keys = _run_suites(context, url, suites, tables, settings, as_of, gate_id, result, mart_schema)
             result.checks.extend(dataclasses.replace(c, validation_id=results.validation_id(gate_id, c.suite))
                                  for c in extra_checks)
             results.write(url, result.checks, result.run_id)
@@ -354,7 +374,8 @@ def _docs_folder(location: str, build: bool):
         yield local, publish
 
 
-def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: GateResult) -> list:
+def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: GateResult,
+                mart_schema: str = PUBLISHED_MART_SCHEMA) -> list:
     """Validate each suite; append its checks to ``result``; store sanitised results for Data Docs.
     Returns the stored results' keys."""
     from great_expectations.core.run_identifier import RunIdentifier
@@ -381,7 +402,8 @@ def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: 
                 log.error("table %s cannot be validated: %s", table, type(exc).__name__)
                 result.checks.append(_failure(suite, table, vid, "table_available", exc))
                 continue
-            expectations = render(suite, template_parameters(settings, schema=schema, table=suite.table, as_of=as_of))
+            expectations = render(suite, template_parameters(settings, schema=schema, table=suite.table, as_of=as_of,
+                                                             mart_schema=mart_schema))
             began = time.perf_counter()
             try:
                 ordered, batch_meta, batch_id = _validate(batch_definition, suite, expectations, dict(gx_params_base))

@@ -75,7 +75,7 @@ def _value(value: Any) -> str:
     return _number(value)
 
 
-def _exception_message(exception_info: Any) -> str | None:
+def exception_message(exception_info: Any) -> str | None:
     """The first exception message in GX's exception_info (flat, or keyed by metric)."""
     if not isinstance(exception_info, dict):
         return None
@@ -89,7 +89,7 @@ def _exception_message(exception_info: Any) -> str | None:
 
 def observed(expectation_type: str, result: dict, exception_info: Any, *, key_like: bool) -> str:
     """What a check saw, in words: counts always; values only for columns that are not key-like."""
-    error = _exception_message(exception_info)
+    error = exception_message(exception_info)
     if error is not None:
         text = f"error: {error}"
     elif expectation_type == "unexpected_rows_expectation":

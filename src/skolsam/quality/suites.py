@@ -48,7 +48,9 @@ STAGING_SUITES = (
     "staging_ss12000_attendance",
     "staging_enrollment",
 )
-MART_SUITES = ("mart_participant_term", "mart_group_term", "mart_target_group", "mart_programme_effect")
+# core_fact_participation checks, on the stable pupil key, what participant_term's per-term key cannot show.
+MART_SUITES = ("mart_participant_term", "mart_group_term", "mart_target_group", "mart_programme_effect",
+               "core_fact_participation")
 ALL_SUITES = STAGING_SUITES + MART_SUITES
 
 SEVERITIES = ("critical", "warning")
@@ -220,8 +222,10 @@ def fresh_terms(settings: Settings, as_of: dt.date) -> list[str]:
     return [ended[-1].name] if ended else []
 
 
-def template_parameters(settings: Settings, *, schema: str, table: str, as_of: dt.date) -> dict[str, str]:
-    """SQL fragments for the ``$name`` placeholders of the custom queries."""
+def template_parameters(settings: Settings, *, schema: str, table: str, as_of: dt.date,
+                        mart_schema: str = PUBLISHED_MART_SCHEMA) -> dict[str, str]:
+    """SQL fragments for the ``$name`` placeholders of the custom queries. ``mart_schema``: the schema the
+    gate validates the marts in (``$mart_participant_table``, for a core suite's comparison with them)."""
     calendar = term_calendar(settings)
     band_low, band_mid, band_high = absence_bands(settings)
     return {
@@ -229,6 +233,7 @@ def template_parameters(settings: Settings, *, schema: str, table: str, as_of: d
         "table": _identifier(table),
         "reference_table": f"{_identifier(PUBLISHED_MART_SCHEMA)}.{_identifier(table)}",
         "participant_table": f"{_identifier(schema)}.{_identifier('participant_term')}",
+        "mart_participant_table": f"{_identifier(mart_schema)}.{_identifier('participant_term')}",
         "as_of": f"DATE '{as_of.isoformat()}'",
         "term_calendar": ", ".join(
             f"({_literal(t.name)}, DATE '{t.start.isoformat()}', DATE '{t.end.isoformat()}')" for t in calendar

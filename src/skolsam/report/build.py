@@ -25,7 +25,10 @@ from .model import ReportModel
 
 log = logging.getLogger(__name__)
 
-STATUS_LABELS = {"preliminary": "Preliminär", "final": "Slutlig"}
+# preliminary: a draft; final: approved by an analyst (with the sign-off date); unreviewed: published without
+# anyone's approval (the demo, or an approval task marked success by hand), and the report says so.
+STATUS_LABELS = {"preliminary": "Preliminär", "final": "Slutlig", "unreviewed": "Ej granskad"}
+UNREVIEWED_SIGNOFF = "nej, publicerad utan granskning"
 
 
 @dataclass
@@ -85,8 +88,14 @@ class _Numbering:
 
 
 def compose(model: ReportModel, *, status: str = "preliminary", made_on: dt.date | None = None,
-            build_id: str | None = None, gate_status: str | None = None) -> dict:
-    """The whole document: title block facts and the sections in reading order."""
+            build_id: str | None = None, gate_status: str | None = None,
+            signed_off: dt.date | None = None) -> dict:
+    """The whole document: title block facts and the sections in reading order. ``signed_off``: the date an
+    analyst approved it (status final)."""
+    if status not in STATUS_LABELS:
+        raise ValueError(f"unknown report status {status!r}")
+    if (status == "final") != (signed_off is not None):
+        raise ValueError("a final report carries its sign-off date, and only a final one")
     made_on = made_on or dt.date.today()
     settings = model.settings
     num = _Numbering()
@@ -169,7 +178,9 @@ def compose(model: ReportModel, *, status: str = "preliminary", made_on: dt.date
         "title": model_title(model),
         "term_long": fmt.term_long(model.term),
         "period": fmt.period_long(this.start, this.end) if this else None,
-        "status": STATUS_LABELS.get(status, status),
+        "status": STATUS_LABELS[status],
+        "signed_off": (fmt.date_long(signed_off) if signed_off else
+                       UNREVIEWED_SIGNOFF if status == "unreviewed" else None),
         "board": settings.report_board,
         "administration": settings.report_administration,
         "contact": settings.report_contact or "ej angiven",
@@ -212,30 +223,41 @@ def build_report(warehouse_url: str, term: str, out_dir: Path, *, settings: Sett
     ``provenance`` (``build_id``, ``gate_status``, as text; from skolsam.publication) names the build the
     figures come from and its quality-gate status on the title block.
 
-    Reads aggregates only. ``status`` is "preliminary" (a draft) or "final" (approved). Raises ReportError
+    Reads aggregates only. ``status`` is "preliminary" (a draft); the approved copy ("final", with its sign-off
+    date, or "unreviewed") is rendered by skolsam.publication.signoff from the draft's snapshot. Raises ReportError
     when the mart has no rows for the term; with ``report_pdf = required`` a missing Chromium is an error.
     """
     settings = settings or Settings.load()
+    provenance = provenance or {}
+    return render_inputs(load_inputs(warehouse_url, parse_term(term).name), term, Path(out_dir),
+                         settings=settings, pdf=pdf, status=status,
+                         build_id=build_id or provenance.get("build_id"), gate_status=provenance.get("gate_status"))
+
+
+def render_inputs(inputs: ReportInputs, term: str, out_dir: Path, *, settings: Settings, pdf: bool = True,
+                  status: str = "preliminary", build_id: str | None = None, gate_status: str | None = None,
+                  made_on: dt.date | None = None, signed_off: dt.date | None = None) -> Path:
+    """The report of ``term`` from inputs already read (load_inputs, or a draft's snapshot: skolsam.report.snapshot)."""
     name = parse_term(term).name
-    prev = parse_term(term).previous().name
-    inputs = load_inputs(warehouse_url, name)
     if not inputs.group_term.has_term(name):
         raise ReportError(f"mart.group_term has no rows for {name}")
-    provenance = provenance or {}
-    return write_report(inputs, name, prev, Path(out_dir), settings=settings, pdf=pdf, status=status,
-                        build_id=build_id or provenance.get("build_id"),
-                        gate_status=provenance.get("gate_status"))
+    return write_report(inputs, name, parse_term(name).previous().name, Path(out_dir), settings=settings, pdf=pdf,
+                        status=status, build_id=build_id, gate_status=gate_status, made_on=made_on,
+                        signed_off=signed_off)
 
 
 def write_report(inputs: ReportInputs, term: str, prev: str, out_dir: Path, *, settings: Settings,
                  pdf: bool = True, status: str = "preliminary", build_id: str | None = None,
-                 gate_status: str | None = None) -> Path:
+                 gate_status: str | None = None, made_on: dt.date | None = None,
+                 signed_off: dt.date | None = None) -> Path:
+    """Render ``inputs`` (load_inputs, or a draft's snapshot) as the term's HTML and PDF in ``out_dir``."""
     from .pdf import PdfUnavailable, print_pdf
 
     model = ReportModel(inputs, term, prev, settings)
     if not settings.report_contact:
         log.warning("report for %s: no contact on the title block (set the report_contact setting)", term)
-    html = render_html(compose(model, status=status, build_id=build_id, gate_status=gate_status))
+    html = render_html(compose(model, status=status, build_id=build_id, gate_status=gate_status,
+                               made_on=made_on, signed_off=signed_off))
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{report_basename(term)}.html"
     _write_atomically(html_path, html.encode("utf-8"))

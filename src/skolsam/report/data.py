@@ -42,6 +42,7 @@ class GroupRow:
     school_year: str
     suppressed: bool
     values: dict[str, float | None]
+    absence_status: str = "reported"   # 'not_extracted': the absence figures are NULL, the window never read
 
     def value(self, measure: str) -> float | None:
         return None if self.suppressed else self.values.get(measure)
@@ -68,6 +69,7 @@ class GroupTerm:
                 school_year=str(r["school_year"]),
                 suppressed=bool(r["suppressed"]),
                 values=values,
+                absence_status=str(r.get("absence_status") or "reported"),
             )
             out.rows[tuple(getattr(row, d) for d in DIMENSIONS)] = row
         return out
@@ -136,6 +138,9 @@ class ReportInputs:
     quality: Quality = field(default_factory=Quality)
     effects: list[dict[str, Any]] | None = None  # mart.programme_effect rows, None when the mart is absent
     target: list[dict[str, Any]] | None = None  # mart.target_group rows, None when the mart is absent
+    # core.term_attendance_status rows with status 'never_read' (term, source, reason) up to the term: which
+    # school system's attendance window was never extracted, so the report can say why absence is missing.
+    unread_windows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _exists(conn, table: str) -> bool:
@@ -222,6 +227,10 @@ def load_inputs(warehouse_url: str, term: str) -> ReportInputs:
             cur = conn.execute(sqlfiles.read("report/programme_pupil_figures.sql"), {"terms": wanted})
             inputs.pupil = PupilFigures.from_records(_records(cur))
         inputs.quality = _load_quality(conn, warehouse_url)
+        if _exists(conn, "core.term_attendance_status"):
+            inputs.unread_windows = [r for r in _records(conn.execute(
+                "SELECT term, source, reason FROM core.term_attendance_status WHERE status = 'never_read' "
+                "AND term = ANY(%s) ORDER BY term, source", (terms,)))]
         if _exists(conn, "mart.programme_effect"):
             # an empty mart (created, not yet computed for the term) shows no section either
             inputs.effects = _records(conn.execute(

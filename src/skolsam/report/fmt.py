@@ -99,3 +99,8 @@ def setting_percent(share: float) -> str:
 def unit_points(text: str) -> str:
     """'procentenhet' after a one ('1', '+1', '−1'), else 'procentenheter'."""
     return "procentenhet" if text.lstrip("+" + MINUS) == "1" else "procentenheter"
+
+
+def join_and(items: list[str]) -> str:
+    """'A', 'A och B', 'A, B och C' (a list in a sentence, the Swedish way)."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " och " + items[-1]

@@ -10,13 +10,17 @@ from typing import Any
 from ..districts import CURRENT as CURRENT_DISTRICTS
 from ..settings import Settings
 from . import fmt
-from .cells import (BLANK, IMPOSSIBLE, KINDS, SUPP, Cell, Table, diff_cell, number_cell, value_cell)
+from .cells import (ABSENCE_MEASURES, BLANK, IMPOSSIBLE, KINDS, SUPP, Cell, Table, diff_cell, number_cell,
+                    value_cell)
 from .data import ALL, COMPARISON, PARTICIPANTS, PROGRAMMES, GroupRow, GroupTerm, ReportInputs
 
 FIRST_GRADED_YEAR = 6
 FINAL_YEAR = "9"
 UNROUNDED_NOTE = "Skillnader och förändringar är räknade på oavrundade värden och kan därför avvika från " \
                  "skillnaden mellan de avrundade talen."
+
+# The school systems (sources, DESIGN 3.1.1) by the name a board member knows; others by their id.
+SYSTEM_LABELS = {"ss12000": "stadens skolsystem"}
 
 # Who each programme is for (the city's decisions, DESIGN 5).
 PROGRAMME_TARGET = {
@@ -74,6 +78,24 @@ class ReportModel:
         self.legend = fmt.legend(self.n_min)
 
     # --- lookups ---------------------------------------------------------------------------------------
+    def absence_not_extracted(self, term: str | None = None) -> bool:
+        """Does a group of the term lack its absence figures because an attendance window was never read?"""
+        t = term or self.term
+        return any(k[0] == t and r.absence_status == "not_extracted" for k, r in self.data.rows.items())
+
+    def unread_sources(self, term: str) -> list[str]:
+        return sorted({r["source"] for r in self.inputs.unread_windows if r["term"] == term})
+
+    def absence_missing(self, term: str) -> str:
+        """Why a term's absence figures are missing, in plain Swedish (the window was never read)."""
+        systems = [SYSTEM_LABELS.get(s, f"skolsystemet {s}") for s in self.unread_sources(term)]
+        where = fmt.join_and(systems) if systems else "skolsystemet"
+        return (f"Frånvaro för {term} saknas: perioden har inte hämtats från {where}. Det betyder inte att "
+                "eleverna saknade frånvaro; uppgifterna visas när perioden har lästs in.")
+
+    def absence_notes(self, terms) -> list[str]:
+        return [self.absence_missing(t) for t in dict.fromkeys(terms) if self.absence_not_extracted(t)]
+
     def row(self, population: str, programme: str = ALL, term: str | None = None, **dims: str) -> GroupRow | None:
         return self.data.get(term or self.term, population, programme, **dims)
 
@@ -168,6 +190,7 @@ class ReportModel:
                             f"förskoleklass till årskurs 5, och betyg sätts först från årskurs 6.")
         if part is None:
             notes.insert(0, self.empty_reason(programme))
+        notes[:0] = self.absence_notes([self.term])
         caption = ("Alla insatser (varje elev räknas en gång)" if programme == ALL
                    else fmt.programme_label(programme)) + f", {self.term}"
         return Table(caption=caption, head=head, body=body, notes=notes, key=f"programme-{programme}")
@@ -210,6 +233,7 @@ class ReportModel:
                  "exakt samma elever båda terminerna. " + UNROUNDED_NOTE]
         if graded and any(not self.possible("share_passed_mean", programme, y) for y in years):
             notes.append("Betyg sätts från årskurs 6, så för de yngre barnen följs frånvaron upp.")
+        notes[:0] = self.absence_notes([self.prev, self.term])
         return Table(caption=f"{fmt.programme_label(programme)} per årskurs, {self.term}", head=[top, sub],
                      body=body, notes=notes, key=f"years-{programme}")
 
@@ -246,7 +270,8 @@ class ReportModel:
             head=head, body=body, key=f"change-{measure}",
             notes=["¹ I procentenheter. Grupperna är inte exakt desamma båda terminerna: en del elever har börjat "
                    "eller slutat i en insats, och jämförelsegruppen följer deltagarnas skolor och årskurser.",
-                   "² Deltagarnas förändring minus jämförelsegruppens. " + UNROUNDED_NOTE],
+                   "² Deltagarnas förändring minus jämförelsegruppens. " + UNROUNDED_NOTE]
+            + (self.absence_notes([self.prev, self.term]) if measure in ABSENCE_MEASURES else []),
         )
 
     def improvement_table(self) -> Table:
@@ -311,7 +336,8 @@ class ReportModel:
         return Table(caption=f"Alla insatser termin för termin, {self.terms[0]}–{self.terms[-1]}",
                      head=[top, sub], body=body, key="trend",
                      notes=["Vårterminens betyg är oftast högre än höstterminens för alla elever; jämför därför "
-                            "deltagarna med jämförelsegruppen samma termin, och vår med vår."])
+                            "deltagarna med jämförelsegruppen samma termin, och vår med vår."]
+                     + self.absence_notes(self.terms))
 
     # --- breakdowns ------------------------------------------------------------------------------------
     def breakdown_table(self, caption: str, groups: list[tuple[str, dict[str, str]]], measures: list[str],
@@ -329,7 +355,8 @@ class ReportModel:
                 ok = self.possible(m, programme, dims.get("school_year", ALL))
                 row += [value_cell(part, m, ok), value_cell(comp, m, ok)]
             body.append(row)
-        return Table(caption=caption, head=[top, sub], body=body, key=key)
+        notes = self.absence_notes([self.term]) if set(measures) & set(ABSENCE_MEASURES) else []
+        return Table(caption=caption, head=[top, sub], body=body, key=key, notes=notes)
 
     def districts(self) -> list[str]:
         """Today's eleven districts, and any other the mart names (an unknown one is shown, not hidden)."""

@@ -41,7 +41,13 @@ REASON_LABELS = {
     "consent_withdrawn": "samtycke återkallat (uppgifterna raderade)",
     "erased": "raderad på begäran",
 }
-SOURCE_LABELS = {"enrollment": "socialtjänstens listor", "ss12000": "stadens skolsystem"}
+SOURCE_LABELS = {"enrollment": "socialtjänstens listor", "ss12000": "stadens skolsystem",
+                 "stockholm": "stadens skolsystem"}
+
+
+def source_label(source: str) -> str:
+    """How the report names a source: the lists, the city's school system, or a school system by its id."""
+    return SOURCE_LABELS.get(source, f"skolsystemet {source}")
 
 
 def _pct(v: float | None, kind: str) -> str | None:
@@ -73,6 +79,7 @@ def key_messages(m: ReportModel, effect_sentence: str | None = None) -> list[str
                        "skolor och årskurser som inte deltar i någon insats (jämförelsegruppen).")
         else:
             out.append(who + ".")
+        out += m.absence_notes([m.term])   # missing because never read, not because nothing was reported
     if m.has_prev and part is not None:
         changes = []
         for measure, what in (("share_passed_mean", "andelen godkända ämnen"), ("absence_rate_mean", "frånvaron")):
@@ -139,6 +146,7 @@ def quality_facts(m: ReportModel, made_on: dt.date) -> dict[str, Any]:
             "utanför staden eller i en fristående skola vars system inte ingår; de finns inte med i tabellerna.")
     elif q.enrolled == 0:
         sentences.append("Socialtjänstens listor innehöll inga elever.")
+    sentences += m.absence_notes(m.terms)
     gate = {g["severity"]: g for g in q.gate}
     if gate:
         passed = sum(int(g["passed"]) for g in q.gate)
@@ -151,10 +159,11 @@ def quality_facts(m: ReportModel, made_on: dt.date) -> dict[str, Any]:
         sentences.append(text)
     sources = []
     for s in q.sources:
-        label = SOURCE_LABELS.get(s["source"], f"skolsystemet {s['source']}")
+        label = source_label(s["source"])
         last = s.get("last_success")
         sources.append({"label": label[:1].upper() + label[1:],
-                        "last": fmt.date_long(last.date()) if last else "ingen lyckad hämtning",
+                        "last": (fmt.date_long(last.date()) if last else "ingen lyckad hämtning")
+                                + (" (den senaste hämtningen misslyckades)" if s.get("failing") else ""),
                         "read": fmt.count(int(s.get("rows_read") or 0)),
                         "quarantined": fmt.count(int(s.get("rows_quarantined") or 0))})
     reasons: dict[str, int] = {}
@@ -220,4 +229,29 @@ def method_text(m: ReportModel) -> list[tuple[str, str]]:
          "Betyg och frånvaro kommer från skolornas verksamhetssystem, uppgifter om insatser från "
          "socialtjänstens listor. Uppgifterna förs samman med krypterade nycklar i stället för personnummer. "
          + SOURCE + "."),
+        *school_systems_text(m),
     ]
+
+
+def school_systems_text(m: ReportModel) -> list[tuple[str, str]]:
+    """The method item naming the school systems read and how fresh each one is (DESIGN 3.1.1)."""
+    systems = sorted((s for s in m.inputs.quality.sources if s["source"] != "enrollment"),
+                     key=lambda s: (s["source"] not in ("stockholm", "ss12000"), s["source"]))  # the city's first
+    if not systems:
+        return []
+    parts = []
+    for s in systems:
+        last = s.get("last_success")
+        when = f"senast hämtat {fmt.date_long(last.date())}" if last else "ingen lyckad hämtning"
+        parts.append(f"{source_label(s['source'])} ({when}"
+                     + ("; den senaste hämtningen misslyckades" if s.get("failing") else "") + ")")
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " och " + parts[-1]
+    text = (f"Uppgifterna om skolgång kommer från {len(parts)} skolsystem: {listed}." if len(parts) > 1
+            else f"Uppgifterna om skolgång kommer från {listed}.")
+    if len(parts) > 1:
+        text += (" En elev som under terminen har bytt skola mellan två system räknas en gång, i den skola där "
+                 "eleven var inskriven flest dagar av terminen.")
+    if any(s.get("failing") or not s.get("last_success") for s in systems):
+        text += (" Ett skolsystem som inte kunde läsas hindrar inte de andra: tabellerna bygger på det som senast "
+                 "hämtades från varje system, och elever i ett system som aldrig har kunnat läsas saknas i dem.")
+    return [("Skolsystem", text)]

@@ -40,6 +40,12 @@ class Source:
     resend_params: str | None = None
 
 
+def extract_dag_id(source: Source, sources: list[Source]) -> str:
+    """The extract DAG of a source: the first source keeps ``skolsam_extract_education``, the others
+    ``skolsam_extract_education__<id>``."""
+    return "skolsam_extract_education" if source == sources[0] else f"skolsam_extract_education__{source.id}"
+
+
 def default_path() -> Path:
     env = os.environ.get("SKOLSAM_SOURCES_FILE")
     if env:

@@ -16,7 +16,7 @@ from . import lines
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "7"
+INDEX_VERSION = "8"  # 8: term windows summed at build time (att_window)
 INDEX_DIR_ENV = "SKOLSAM_SS12000_INDEX_DIR"
 SUBDIR = "ss12000"
 
@@ -91,6 +91,29 @@ def default_index_dir() -> Path:
     from ..settings import project_home
 
     return project_home() / "cache" / "ss12000-index"
+
+
+SOURCES_DIR = "sources"
+ONE_SOURCE_ID = "stockholm"  # the source id of a one-system dataset (config/sources.yaml's first)
+
+
+def dataset_sources(dataset: Path) -> dict[str, Path]:
+    """Source id -> the folder one stand-in serves for it (DESIGN 3.1.1): ``DATASET/sources/<id>/`` for each
+    such folder holding ``ss12000/`` (in the order of the manifest's ``sources``, else by name), else the one
+    source ``DATASET`` itself as ``stockholm``."""
+    dataset = Path(dataset)
+    root = dataset / SOURCES_DIR
+    found = {d.name: d for d in sorted(root.iterdir()) if (d / SUBDIR).is_dir()} if root.is_dir() else {}
+    if not found:
+        if not (dataset / SUBDIR).is_dir():
+            raise DatasetError(f"{dataset} is not a dataset folder (no {SUBDIR}/ nor {SOURCES_DIR}/<id>/{SUBDIR}/)")
+        return {ONE_SOURCE_ID: dataset}
+    try:
+        listed = orjson.loads((dataset / "manifest.json").read_bytes()).get("sources") or []
+    except (OSError, orjson.JSONDecodeError):
+        listed = []
+    order = [sid for sid in listed if sid in found] + [sid for sid in found if sid not in listed]
+    return {sid: found[sid] for sid in order}
 
 
 def source_files(dataset: Path) -> dict[str, Path | None]:

@@ -9,7 +9,9 @@ and the raw texts are joined into the answer without being parsed again.
 Aggregated attendance is kept as numbers: one row per dataset record, keyed by (half year of startDate,
 student number, activity number, startDate, endDate) in a WITHOUT ROWID table, so "sum the records inside
 a term window, per student and activity, from this key on" is one ordered GROUP BY over one half year that
-stops after a page of groups. (A window spanning half years is answered too, with a sort per page.)
+stops after a page of groups. (A window spanning half years is answered too, with a sort per page.) The
+term calendar's windows are summed once when the index is built (``att_window``), so the usual request, a
+whole term, reads ready answers in key order.
 
 The index file lives in ``index_dir`` (default ``$SKOLSAM_HOME/cache/ss12000-index``, or
 ``SKOLSAM_SS12000_INDEX_DIR``), named after the dataset path and the name, size and mtime of every source
@@ -224,7 +226,33 @@ def _build_attendance(conn: sqlite3.Connection, path: Path | None) -> int:
     n, lo, hi = conn.execute('SELECT count(*), min(start), max("end") FROM att').fetchone()
     if n:
         conn.executemany("INSERT INTO meta VALUES (?, ?)", [("att_min_start", lo), ("att_max_end", hi)])
+    _build_term_windows(conn, lo, hi)
     return n
+
+
+def _build_term_windows(conn: sqlite3.Connection, lo: str | None, hi: str | None) -> None:
+    """The answers for the term calendar's windows, summed once here, outside any request.
+
+    A client reads /aggregatedAttendance per term window of the city's calendar (skolsam.terms); summing
+    the records of a window per student and activity on every page made the server, not the client, the
+    slower half of the attendance extract (issue 15: py-spy on the stand-in during the bench, 44 % of its
+    samples in that GROUP BY). Each window of the calendar that lies in one half year and overlaps the
+    records is summed with the same query a request runs (:func:`_window_sums_sql`) into ``att_window``;
+    a request for exactly such a window without a student filter reads its rows in key order. Any other
+    window is summed per page as before, so the answers are the same either way."""
+    from .. import terms as terms_mod
+
+    conn.execute("""CREATE TABLE att_window (ws TEXT NOT NULL, we TEXT NOT NULL, s INTEGER NOT NULL,
+                                             a INTEGER NOT NULL, json TEXT NOT NULL,
+                                             PRIMARY KEY (ws, we, s, a)) WITHOUT ROWID""")
+    if lo is None or hi is None:
+        return
+    for term in terms_mod.load_calendar():
+        ws, we = term.start.isoformat(), term.end.isoformat()
+        if we < lo or ws > hi or half_year(ws) != half_year(we):
+            continue
+        sql, args = _window_sums_sql(ws, we, ["half = :h0", "start >= :ws", '"end" <= :we'], None)
+        conn.execute(f"INSERT INTO att_window (ws, we, s, a, json) SELECT :ws, :we, x.* FROM ({sql}) x", args)
 
 
 def _build_deleted(conn: sqlite3.Connection, path: Path | None) -> int:
@@ -257,6 +285,32 @@ _ATTENDANCE_SUMS = (
 )
 
 
+def _window_sums_sql(start: str, end: str, where: list[str], args: dict[str, Any] | None,
+                     limit: int | None = None) -> tuple[str, dict[str, Any]]:
+    """The query summing the records inside [start, end] per (student, activity) under ``where``: rows of
+    (s, a, AggregatedAttendance JSON with the window as startDate/endDate), in (s, a) order, at most
+    ``limit``. Serves a page (:meth:`DatasetIndex.attendance`) and the precomputed term windows alike."""
+    args = dict(args or {})
+    args.update(ws=start, we=end, h0=half_year(start), h1=half_year(end))
+    if limit is not None:
+        args["n"] = limit
+    # Each sum as ',"name":value', or nothing when no record in the group had it.
+    pieces = " || ".join(
+        f"""CASE WHEN g.{col} IS NULL THEN '' ELSE ',"{name}":' || g.{col} END""" for name, col in _ATTENDANCE_SUMS)
+    sql = f"""
+        SELECT g.s, g.a,
+               '{{"student":{{"id":' || st.json || '}},"activity":{{"id":' || ac.json
+               || '}},"startDate":"' || :ws || '","endDate":"' || :we || '"' || {pieces} || '}}'
+          FROM (SELECT s, a, sum(offered) AS offered, sum(attended) AS attended, sum(valid) AS valid,
+                       sum(invalid) AS invalid, sum(other) AS other, sum(reported) AS reported
+                  FROM att WHERE {' AND '.join(where)}
+                 GROUP BY s, a ORDER BY s, a{' LIMIT :n' if limit is not None else ''}) g
+          JOIN att_student st ON st.s = g.s
+          JOIN att_activity ac ON ac.a = g.a
+         ORDER BY g.s, g.a"""
+    return sql, args
+
+
 # Filters on object lists: name -> (SQL condition, takes a list of values)
 _OBJECT_FILTERS: dict[str, tuple[str, bool]] = {
     "modified_after": ("modified > ?", False),
@@ -282,7 +336,9 @@ class DatasetIndex:
     def __init__(self, dataset: Path, index_dir: Path | None = None, *, check_interval: float = 0.0):
         self.dataset = Path(dataset).resolve()
         if not (self.dataset / SUBDIR).is_dir():
-            raise DatasetError(f"{self.dataset} is not a dataset folder (no {SUBDIR}/ inside)")
+            several = (self.dataset / "sources").is_dir()  # one server per source: serve sources/<id>/
+            raise DatasetError(f"{self.dataset} is not a dataset folder (no {SUBDIR}/ inside)"
+                               + ("; it holds several school systems: serve one of sources/<id>/" if several else ""))
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
         self.check_interval = check_interval
         self._lock = threading.RLock()
@@ -294,6 +350,7 @@ class DatasetIndex:
         self.counts: dict[str, int] = {}
         self.build_seconds: float | None = None
         self._att_ids: dict[str, int] | None = None
+        self._att_windows: set[tuple[str, str]] | None = None
         self._att_span: tuple[str | None, str | None] = (None, None)
 
     # -- keeping it current ---------------------------------------------------------------------------
@@ -343,6 +400,7 @@ class DatasetIndex:
         self._att_span = (meta.get("att_min_start"), meta.get("att_max_end"))
         self._state, self._path = state, path
         self._att_ids = None
+        self._att_windows = None
         self.generation += 1
 
     @staticmethod
@@ -449,24 +507,28 @@ class DatasetIndex:
             if not nos:
                 return [], None, False
             where.append(f"s IN ({', '.join(str(int(n)) for n in nos)})")
-        # Each sum as ',"name":value', or nothing when no record in the group had it.
-        pieces = " || ".join(
-            f"""CASE WHEN g.{col} IS NULL THEN '' ELSE ',"{name}":' || g.{col} END""" for name, col in _ATTENDANCE_SUMS)
-        sql = f"""
-            SELECT g.s, g.a,
-                   '{{"student":{{"id":' || st.json || '}},"activity":{{"id":' || ac.json
-                   || '}},"startDate":"' || :ws || '","endDate":"' || :we || '"' || {pieces} || '}}'
-              FROM (SELECT s, a, sum(offered) AS offered, sum(attended) AS attended, sum(valid) AS valid,
-                           sum(invalid) AS invalid, sum(other) AS other, sum(reported) AS reported
-                      FROM att WHERE {' AND '.join(where)}
-                     GROUP BY s, a ORDER BY s, a LIMIT :n) g
-              JOIN att_student st ON st.s = g.s
-              JOIN att_activity ac ON ac.a = g.a
-             ORDER BY g.s, g.a"""
+        if students is None and (start, end) in self._term_windows():  # summed when the index was built
+            where = ["ws = :ws", "we = :we"] + (["(s, a) > (:ks, :ka)"] if key is not None else [])
+            sql = f"SELECT s, a, json FROM att_window WHERE {' AND '.join(where)} ORDER BY s, a LIMIT :n"
+        else:
+            sql, args = _window_sums_sql(start, end, where, args, limit + 1)
         rows = self.connection().execute(sql, args).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
         return [r[2] for r in rows], ((rows[-1][0], rows[-1][1]) if rows else None), more
+
+    def _term_windows(self) -> set[tuple[str, str]]:
+        """The windows summed when the index was built (none in an index without the table)."""
+        windows = self._att_windows
+        gen = self.generation
+        if windows is None:
+            conn = self.connection()
+            has = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'att_window'").fetchone()
+            windows = set(conn.execute("SELECT DISTINCT ws, we FROM att_window").fetchall()) if has else set()
+            windows = {(ws, we) for ws, we in windows}
+            if gen == self.generation:
+                self._att_windows = windows
+        return windows
 
     def deleted(self, after: int | None, entities: Sequence[str] | None, key: Sequence[int] | None,
                 limit: int) -> tuple[list[tuple[int, int, str, str]], bool]:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 
 from starlette.applications import Starlette
 
+from .dataset import dataset_sources
 from .index import DatasetIndex
 from .params import BASE_PATH
 from .server import create_app
@@ -117,6 +118,28 @@ def running_server(dataset: Path, *, host: str = "127.0.0.1", port: int = 0, in_
         thread.join(timeout=15)
         sock.close()
         app.state.index.close()
+
+
+@contextlib.contextmanager
+def running_sources(dataset: Path, *, host: str = "127.0.0.1", in_process: bool = True,
+                    per_source: dict[str, dict[str, Any]] | None = None,
+                    **options: Any) -> Iterator[dict[str, ServerURL]]:
+    """Serve every source (school system) of ``dataset``, one stand-in each on its own port, for the length
+    of the ``with`` block; yields ``{source_id: base URL}`` in the dataset's order (the city's own system
+    first). A one-system dataset (``DATASET/ss12000/``) is the one source ``stockholm``.
+
+    ``options`` go to every server as in :func:`running_server`; ``per_source`` adds or overrides options of
+    one source (e.g. ``{"fristaende_1": {"fail_rate": 1.0}}``). Every server is stopped on the way out."""
+    per_source = per_source or {}
+    folders = dataset_sources(Path(dataset))
+    unknown = sorted(set(per_source) - set(folders))
+    if unknown:
+        raise ValueError(f"per_source names sources the dataset does not hold: {', '.join(unknown)}")
+    with contextlib.ExitStack() as stack:
+        urls = {sid: stack.enter_context(running_server(folder, host=host, in_process=in_process,
+                                                        **{**options, **per_source.get(sid, {})}))
+                for sid, folder in folders.items()}
+        yield urls
 
 
 _READY = "SS 12000 stand-in server ready: "

@@ -33,6 +33,7 @@ class Table:
     readers: str
     columns: tuple[Column, ...]
     key: tuple[str, ...] = ()      # the primary key: for the aggregate marts, the dimensions of a row
+    statuses: tuple[str, ...] = ()  # text columns that say why figures are missing (not measures)
 
     @property
     def column_names(self) -> list[str]:
@@ -40,13 +41,22 @@ class Table:
 
     @property
     def measures(self) -> list[str]:
-        """The columns that are neither the key nor the ``suppressed`` flag."""
-        return [c.name for c in self.columns if c.name not in self.key and c.name != "suppressed"]
+        """The columns that are neither the key, the ``suppressed`` flag nor a status."""
+        return [c.name for c in self.columns
+                if c.name not in self.key and c.name != "suppressed" and c.name not in self.statuses]
 
 
 _T, _I, _F, _N, _B = "text", "integer", "double precision", "numeric", "boolean"
 _BIG = "bigint"
 _SHARE = "share 0–1"
+ABSENCE_STATUS_RULE = (
+    "`reported`: the term's attendance window was read from every school system the pupil was in that term "
+    "(core.term_attendance_status, from the extract coverage) and attendance was reported for the pupil. "
+    "`not_reported`: the window was read and the school reported no attendance for the pupil (the absence "
+    "figures are NULL for that reason). `not_extracted`: the window of a school system the pupil was in that "
+    "term was never read (before the history start, or not yet backfilled): every absence figure (minutes, "
+    "rates, band, and the change) is NULL, never 0 and never computed from the other systems. A backfill of "
+    "the term fills it.")
 
 PARTICIPANT_TERM = Table(
     "mart.participant_term",
@@ -85,8 +95,11 @@ PARTICIPANT_TERM = Table(
         Column("merit_value_change", _N, "points", "Change in merit_value", "This term minus the previous; NULL when either is NULL."),
         Column("prev_absence_rate", _F, _SHARE, "absence_rate in the previous term", "Same rule, previous term's window."),
         Column("absence_rate_change", _F, "share points", "Change in absence_rate", "This term minus the previous; NULL when either is NULL."),
+        Column("absence_status", _T, "code", "Why the absence figures are there or not", ABSENCE_STATUS_RULE, nullable=False),
+        Column("prev_absence_status", _T, "code", "absence_status of the previous term", "Same rule, previous term; a pupil with no record that term is `not_extracted` when a school system that knows them never had that window read, else `not_reported`.", nullable=False),
     ),
     key=("term", "programme", "student_key"),
+    statuses=("absence_status", "prev_absence_status"),
 )
 
 GROUP_TERM = Table(
@@ -113,8 +126,10 @@ GROUP_TERM = Table(
         Column("high_absence_share", _F, _SHARE, "Share with high absence", "Among pupils with a known absence_rate, the share at or above absence_high (0.10)."),
         Column("very_high_absence_share", _F, _SHARE, "Share with very high absence", "Among pupils with a known absence_rate, the share at or above absence_very_high (0.20)."),
         Column("suppressed", _B, "flag", "Figures hidden", "True: fewer than suppression_min_n pupils, or hidden so another hidden row cannot be recovered; every measure, n_students too, is NULL. A comparison row is also hidden when its participants row is.", nullable=False),
+        Column("absence_status", _T, "code", "Whether the absence figures come from read windows", "`reported`: every pupil of the group had the term's attendance window read (some may have nothing reported). `not_extracted`: for at least one pupil the window of a school system they were in was never read, so absence_rate_mean, high_absence_share and very_high_absence_share are NULL (never a mean over part of the group). Set on suppressed rows too.", nullable=False),
     ),
     key=("term", "population", "programme", "district", "sex", "school_year"),
+    statuses=("absence_status",),
 )
 
 TARGET_GROUP = Table(
@@ -134,8 +149,10 @@ TARGET_GROUP = Table(
         Column("coverage_share", _F, _SHARE, "Share of the target group reached", "n_target_enrolled / n_target; NULL when n_target is 0."),
         Column("n_enrolled_not_target", _I, "pupils", "Participants outside the criteria", "Participants that term in the cell who do not meet the criteria (or whose figures are unknown)."),
         Column("suppressed", _B, "flag", "Figures hidden", "As in group_term, on n_pupils; every count is NULL.", nullable=False),
+        Column("absence_status", _T, "code", "Whether the criteria could be judged", "`reported`: every pupil of the cell had the term's attendance window read. `not_extracted`: for at least one pupil the window of a school system they were in was never read, so whether they meet the criteria is unknown: n_target, n_target_enrolled, coverage_share and n_enrolled_not_target are NULL (n_pupils is shown), never a count that leaves such pupils out.", nullable=False),
     ),
     key=("term", "school_unit_code", "school_year"),
+    statuses=("absence_status",),
 )
 
 PROGRAMME_EFFECT = Table(
