@@ -110,9 +110,36 @@ def test_stage_subsets_and_sources():
     assert pipeline.choose_stages(["prepare"]) == (list(STAGES[:STAGES.index("prepare") + 1]), {"prepare"})
     with pytest.raises(BenchError, match="unknown stage"):
         pipeline.choose_stages(["compile"])
-    with pytest.raises(BenchError, match="sources"):
-        pipeline.check_sources(2)
-    pipeline.check_sources(1)
+    with pytest.raises(BenchError, match="one-system"):
+        pipeline.check_sources(2, daily=True)
+    with pytest.raises(BenchError, match="at least 1"):
+        pipeline.check_sources(0)
+    pipeline.check_sources(2)
+
+
+def test_several_sources_one_extract_task_each(tmp_path, monkeypatch, pg_admin_url):
+    """--sources 2: the city split into two school systems, one stand-in and one extract task each; the
+    extract stage is their sum and both systems' rows are staged under their own ids."""
+    monkeypatch.setenv("SKOLSAM_HOME", str(tmp_path))
+    result = pipeline.run_bench(300, sources=2, stages=["extract"], warehouse_url=pg_admin_url, log=lambda m: None)
+    try:
+        extract = result["stages"]["extract"]
+        assert set(extract["sources"]) == {"stockholm", "fristaende_1"}
+        assert extract["rows"] == sum(s["rows"] for s in extract["sources"].values()) > 0
+        assert _number(result["extract_vs_copy"]) and result["total_vs_copy"] is None  # not the whole pipeline
+        from skolsam.warehouse import connection
+
+        db = pipeline.database_name()
+        from sqlalchemy.engine import make_url
+
+        url = make_url(pg_admin_url).set(database=db).render_as_string(hide_password=False)
+        with connection.connect(url, autocommit=True) as conn:
+            sources = {r[0] for r in conn.execute("SELECT DISTINCT source FROM staging.ss12000_grade").fetchall()}
+        assert sources == {"stockholm", "fristaende_1"}
+    finally:
+        from skolsam.bench import harness
+
+        harness.drop_database(pg_admin_url, pipeline.database_name())
 
 
 def test_streamed_dataset_indexes_like_the_files(tmp_path):

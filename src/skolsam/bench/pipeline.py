@@ -56,24 +56,21 @@ def choose_stages(wanted: Sequence[str] | None) -> tuple[list[str], set[str]]:
     return list(STAGES[:last + 1]), set(wanted)
 
 
-def check_sources(sources: int) -> None:
+def check_sources(sources: int, *, daily: bool = False, stream: bool = False) -> None:
     if sources < 1:
         raise BenchError("--sources must be at least 1")
-    if sources > 1:
-        from ..standin import running
-
-        if not hasattr(running, "running_sources"):
-            raise BenchError(f"--sources {sources}: this build has no multi-source stand-in "
-                             "(skolsam.standin.running.running_sources); only --sources 1 can run")
-        raise BenchError(f"--sources {sources}: the bench does not drive several sources yet")
+    if sources > 1 and (daily or stream):
+        raise BenchError("--daily and --stream take a one-system city (leave out --sources)")
 
 
-def dataset_for(pupils: int, seed: int, terms: list[str], log, *, stream: bool = False) -> tuple[Path, float | None]:
+def dataset_for(pupils: int, seed: int, terms: list[str], log, *, stream: bool = False,
+                sources: int = 1) -> tuple[Path, float | None]:
     """The generated city (reused when its manifest is there). ``stream``: generated straight into the
     stand-in's index, its big files left as placeholders (:func:`skolsam.standin.bench.generate_streamed`)."""
     from ..generate import generate_dataset
 
-    dataset = project_home() / "bench" / f"city-{pupils}-{seed}-{'-'.join(terms)}{'-streamed' if stream else ''}"
+    suffix = ("-streamed" if stream else "") + (f"-{sources}-sources" if sources > 1 else "")
+    dataset = project_home() / "bench" / f"city-{pupils}-{seed}-{'-'.join(terms)}{suffix}"
     if (dataset / "manifest.json").exists():
         log(f"dataset: {dataset} (reused)")
         return dataset, None
@@ -84,7 +81,7 @@ def dataset_for(pupils: int, seed: int, terms: list[str], log, *, stream: bool =
 
         generate_streamed(dataset, pupils, seed, terms, log=log)
     else:
-        generate_dataset(dataset, pupils=pupils, seed=seed, terms=terms)
+        generate_dataset(dataset, pupils=pupils, seed=seed, terms=terms, **({"sources": sources} if sources > 1 else {}))
     return dataset, round(time.perf_counter() - t0, 2)
 
 
@@ -99,8 +96,32 @@ def _run_stages(names: list[str], args: dict, log, label: str = "") -> dict[str,
             args = {**args, "prepared": prepared}
         if name == "prepare" and "staging_gate" in results:
             args = {**args, "staging_version": results["staging_gate"]["staging_version"]}
+        if name == "extract" and len(args["base_urls"]) > 1:
+            out[name] = _extract_sources(args, log, label)
+            continue
         out[name], results[name] = harness.run_child(name, args, log, label=label + name)
     return out
+
+
+def _extract_sources(args: dict, log, label: str) -> dict:
+    """One extract task per school system, one after the other (as their DAGs would on one worker slot),
+    summed into the extract stage; each source's own figures under ``sources``."""
+    per: dict[str, dict] = {}
+    for sid, url in args["base_urls"].items():
+        per[sid], _ = harness.run_child("extract", {**args, "base_url": url, "source": sid}, log,
+                                        label=f"{label}extract {sid}")
+    entities: dict[str, dict] = {}
+    for fig in per.values():
+        for entity, e in fig["entities"].items():
+            acc = entities.setdefault(entity, {"records": 0, "loaded": 0, "seconds": 0.0, "pages": 0})
+            for k in acc:
+                acc[k] = round(acc[k] + (e.get(k) or 0), 3)
+    seconds = round(sum(f["seconds"] for f in per.values()), 2)
+    rows = sum(f["rows"] for f in per.values())
+    return {"seconds": seconds, "call_seconds": round(sum(f["call_seconds"] for f in per.values()), 2),
+            "rows": rows, "peak_rss_mb": max(f["peak_rss_mb"] for f in per.values()),
+            "rusage_maxrss_mb": max(f["rusage_maxrss_mb"] for f in per.values()),
+            "records_per_second": round(rows / seconds) if seconds else None, "entities": entities, "sources": per}
 
 
 def _sum(stages: dict[str, dict], names: Sequence[str], key: str = "seconds") -> float:
@@ -115,7 +136,7 @@ def run_bench(pupils: int = 100000, seed: int = 1, terms: list[str] | None = Non
               warehouse_url: str | None = None, *, stages: Sequence[str] | None = None, sources: int = 1,
               daily: bool = False, grade_share: float = 0.005, keep_database: bool = True, stream: bool = False,
               log=print) -> dict:
-    check_sources(sources)
+    check_sources(sources, daily=daily, stream=stream)
     terms = terms or ["HT2025", "VT2026"]
     names, wanted = choose_stages(stages)
     if daily and not set(PIPELINE) <= set(names):
@@ -124,7 +145,7 @@ def run_bench(pupils: int = 100000, seed: int = 1, terms: list[str] | None = Non
         raise BenchError("--daily needs the dataset's files (not --stream)")
     home = project_home() / "bench"
     t_all = time.perf_counter()
-    dataset, generate_seconds = dataset_for(pupils, seed, terms, log, stream=stream)
+    dataset, generate_seconds = dataset_for(pupils, seed, terms, log, stream=stream, sources=sources)
 
     admin = connection.resolve_url(warehouse_url)
     url = harness.fresh_database(admin, database_name())
@@ -136,14 +157,16 @@ def run_bench(pupils: int = 100000, seed: int = 1, terms: list[str] | None = Non
         shutil.copy2(f, landing / f.name)
     log(f"warehouse: {connection.redact(url)}; load average {harness.machine()['load_average']}")
     args = {"url": url, "landing": str(landing), "terms": terms, "term": terms[-1], "full_refresh": True}
-    ran, index_seconds = _served(dataset, names, args, log)
+    ran, index_seconds = _served(dataset, names, args, log, sources=sources)
     # The baseline right after the full run (before the daily run adds to the database): like with like.
     staged = harness.staged_tables(url)
-    copies = harness.copy_baseline(url, [t for t, n in staged.items() if n], home)
-    log(f"  {'plain COPY':<16} {sum(copies.values()):>8.2f} s   of {sum(staged.values()):,} staged rows")
+    copies, bare = harness.copy_baseline(url, [t for t, n in staged.items() if n], home)
+    log(f"  {'plain COPY':<16} {sum(copies.values()):>8.2f} s   of {sum(staged.values()):,} staged rows "
+        f"({sum(bare.values()):.2f} s into tables without indexes)")
     daily_result = _daily(dataset, url, args, seed, grade_share, ran, log) if daily else None
     copy_seconds = round(sum(copies.values()), 3)
     load_copy = round(sum(copies.get(t, 0.0) for t in harness.LOAD_ENTITIES.values()), 3)
+    bare_seconds = round(sum(bare.values()), 3)
     parse = harness.dag_parse_seconds()
     log("  dag parse seconds: " + ", ".join(f"{k} {v}" for k, v in parse.items()))
 
@@ -172,8 +195,12 @@ def run_bench(pupils: int = 100000, seed: int = 1, terms: list[str] | None = Non
         "load_vs_copy": _ratio(load_seconds, load_copy),
         "extract_vs_copy": _ratio(extract["seconds"] if extract else None, copy_seconds),
         "total_vs_copy": _ratio(total, copy_seconds) if pipeline_complete else None,
+        "copy_bare_seconds": bare_seconds,
+        "total_vs_bare_copy": _ratio(total, bare_seconds) if pipeline_complete else None,
+        "extract_vs_bare_copy": _ratio(extract["seconds"] if extract else None, bare_seconds),
         "staged_rows": staged,
         "copy_seconds_per_table": copies,
+        "copy_bare_seconds_per_table": bare,
         "dag_parse_seconds_max": max(parse.values()),
         "dag_parse_seconds": parse,
         "generate_seconds": generate_seconds,
@@ -192,14 +219,24 @@ def run_bench(pupils: int = 100000, seed: int = 1, terms: list[str] | None = Non
     return result
 
 
-def _served(dataset: Path, names: list[str], args: dict, log, label: str = "") -> tuple[dict[str, dict], float]:
-    from ..standin.running import running_server
+def _served(dataset: Path, names: list[str], args: dict, log, label: str = "",
+            sources: int = 1) -> tuple[dict[str, dict], float]:
+    """The stand-in over ``dataset`` (one server per school system if it holds several) while the stages run."""
+    import contextlib
+
+    from ..standin.running import running_server, running_sources
 
     t0 = time.perf_counter()
-    with running_server(dataset, in_process=False, demo=True) as base_url:
+    with contextlib.ExitStack() as stack:
+        if sources > 1:
+            urls = {sid: str(u) for sid, u in stack.enter_context(
+                running_sources(dataset, in_process=False, demo=True)).items()}
+        else:  # the one-system city loads as the default source, as the one-system DAG does
+            urls = {"": str(stack.enter_context(running_server(dataset, in_process=False, demo=True)))}
         index_seconds = round(time.perf_counter() - t0, 2)
         log(f"  {'server_index':<16} {index_seconds:>8.2f} s   (the stand-in's one-off index, outside the pipeline)")
-        ran = _run_stages(names, {**args, "base_url": str(base_url)}, log, label)
+        first = next(iter(urls.values()))
+        ran = _run_stages(names, {**args, "base_url": first, "base_urls": urls}, log, label)
     return ran, index_seconds
 
 

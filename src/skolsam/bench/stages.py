@@ -37,8 +37,9 @@ def _extract(args: dict, settings, pseudonymiser) -> dict:
         }
 
     t0 = time.perf_counter()
+    where = {"source": args["source"]} if args.get("source") else {}  # one of several school systems
     services.extract_all(args["url"], api, pseudonymiser, settings, full_refresh=bool(args.get("full_refresh")),
-                         terms=args.get("terms"), on_entity=record)
+                         terms=args.get("terms"), on_entity=record, **where)
     seconds = time.perf_counter() - t0
     records = sum(e["records"] for e in per_entity.values())
     return {"rows": records, "seconds": seconds, "records_per_second": round(records / seconds) if seconds else None,

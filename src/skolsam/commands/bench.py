@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stages", help="comma-separated subset of extract,ingest,staging_gate,match_rate,prepare,"
                                     "mart_gate,publish,grants,report (the stages before the last one named run "
                                     "as set-up, outside the totals)")
-    p.add_argument("--sources", type=int, default=1, help="school systems to extract from (1 in this build)")
+    p.add_argument("--sources", type=int, default=1, help="school systems: the city split into N (generate --sources N), one stand-in and one "
+                        "extract task per system")
     p.add_argument("--daily", action="store_true",
                    help="then apply one school day (new attendance, --grade-share of grades changed) and run the "
                         "incremental pipeline: daily_vs_full")
