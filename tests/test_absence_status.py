@@ -98,6 +98,12 @@ def test_a_term_never_read_is_marked_and_has_no_absence_figure(warehouse):
     assert ("VT2025", "not_extracted", 0) in groups
     assert not any(t == "VT2025" and s != "not_extracted" for t, s, _ in groups)
     assert any(t == "HT2025" and s == "reported" and n > 0 for t, s, n in groups)
+    # target_group: whether a pupil meets the criteria needs the absence rate; VT2025 has no such count
+    reach = query(url, """SELECT term, absence_status, count(*), count(n_target), count(n_pupils)
+                            FROM mart.target_group GROUP BY term, absence_status""")
+    assert any(t == "VT2025" and s == "not_extracted" and nt == 0 and np > 0 for t, s, _, nt, np in reach)
+    assert not any(t == "VT2025" and s != "not_extracted" for t, s, *_ in reach)
+    assert any(t == "HT2025" and s == "reported" and nt > 0 for t, s, _, nt, _ in reach)
     # the published marts pass the gate, absence checks included
     assert mart_gate(url, "mart", as_of=AS_OF).passed
 
@@ -132,6 +138,7 @@ def test_the_report_says_the_window_was_never_read(warehouse, tmp_path):
     old = build_report(url, "VT2025", tmp_path / "vt", pdf=False).read_text(encoding="utf-8")
     key_messages = old.split('class="key-messages"', 1)[1].split("</ul>", 1)[0]
     assert "Frånvaro för VT2025 saknas: perioden har inte hämtats" in key_messages
+    assert "Därför kan målgruppen inte räknas den här terminen." in old
 
 
 def test_a_backfill_fills_the_term_and_a_second_changes_nothing(warehouse):
@@ -148,8 +155,9 @@ def test_a_backfill_fills_the_term_and_a_second_changes_nothing(warehouse):
     assert vt[0] == 0 and vt[1] > 0 and vt[2] > 0
     assert query(url, """SELECT count(*) FROM mart.participant_term
                           WHERE term = 'HT2025' AND prev_absence_status = 'not_extracted'""")[0][0] == 0
-    assert query(url, """SELECT count(*) FROM mart.group_term
-                          WHERE term = 'VT2025' AND absence_status = 'not_extracted'""")[0][0] == 0
+    for mart in ("group_term", "target_group"):
+        assert query(url, f"""SELECT count(*) FROM mart.{mart}
+                               WHERE term = 'VT2025' AND absence_status = 'not_extracted'""")[0][0] == 0
     assert mart_gate(url, "mart", as_of=AS_OF).passed
     again = extract_entity("aggregatedAttendance", url, api, ps, terms=["VT2025"])
     assert (again["rows_loaded"], again["rows_deleted"]) == (0, 0)

@@ -27,7 +27,7 @@ DESIGN_COLUMNS = {
         n_students, share_passed_mean, improved_share, merit_value_mean, eligible_vocational_share,
         absence_rate_mean, high_absence_share, very_high_absence_share, suppressed, absence_status""",
     "mart.target_group": """term, school_unit_code, school_year,
-        n_pupils, n_target, n_target_enrolled, coverage_share, n_enrolled_not_target, suppressed""",
+        n_pupils, n_target, n_target_enrolled, coverage_share, n_enrolled_not_target, suppressed, absence_status""",
     "mart.programme_effect": """term, programme, district, outcome, event_term, estimator,
         estimate, ci_low, ci_high, se, df, n_participants, n_comparison, n_schools, n_excluded,
         verdict, suppressed""",

@@ -17,6 +17,7 @@ from skolsam.demo import pipeline_for, run_demo
 from skolsam.generate import generate_dataset
 from skolsam.warehouse.connection import connect
 from test_build_core import query
+from test_demo_e2e import Secrets, leaks_in
 from test_sources_proof import CONFIG, MARTS, _rows, _run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -47,7 +48,8 @@ def demo(tmp_path_factory, pg_admin_url):
             runs = query(url, "SELECT source, status, count(*) FROM audit.load_run "
                               "WHERE source NOT IN ('warehouse', 'quality', 'enrollment') GROUP BY 1, 2")
             one = _run(root / "one", root / "work-one", pg_admin_url)
-        yield {"result": result, "marts": marts, "runs": runs, "one": one, "home": home}
+        yield {"result": result, "marts": marts, "runs": runs, "one": one, "home": home, "url": url,
+               "persons": root / "one"}
     finally:
         with connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -74,3 +76,11 @@ def test_demo_marts_equal_the_one_system_run(demo, table):
     missing, extra = one - two, two - one
     assert not missing and not extra, (f"{table}: {sum(missing.values())} rows missing, "
                                        f"{sum(extra.values())} extra against the one-system run")
+
+
+def test_no_civic_number_or_name_anywhere(demo):
+    """The privacy sweep of the one-system demo (tests/test_demo_e2e.py) over the two-system run; the
+    one-system copy of the city lists every pupil's number and name once."""
+    secrets = Secrets(demo["persons"])
+    assert len(secrets.numbers) > 290 and len(secrets.names) > 250
+    assert leaks_in(secrets, demo["url"], demo["home"]) == {}

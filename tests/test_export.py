@@ -103,18 +103,19 @@ def test_optional_marts_are_exported_when_they_exist(url, tmp_path):
     with connect(url) as conn, conn.transaction():
         conn.execute("""CREATE TABLE IF NOT EXISTS mart.target_group (term text, school_unit_code text,
                         school_year text, n_pupils integer, n_target integer, n_target_enrolled integer,
-                        coverage_share double precision, n_enrolled_not_target integer, suppressed boolean)""")
+                        coverage_share double precision, n_enrolled_not_target integer, suppressed boolean,
+                        absence_status text)""")
         conn.execute("DELETE FROM mart.target_group")
-        conn.execute("""INSERT INTO mart.target_group VALUES ('VT2026', 'ALL', 'ALL', 400, 40, 12, 0.3, 3, false),
-                        ('VT2026', '12345678', '7', NULL, NULL, NULL, NULL, NULL, true),
-                        ('HT2025', 'ALL', 'ALL', 390, 41, 10, 0.24, 2, false)""")
+        conn.execute("""INSERT INTO mart.target_group VALUES ('VT2026', 'ALL', 'ALL', 400, 40, 12, 0.3, 3, false, 'reported'),
+                        ('VT2026', '12345678', '7', NULL, NULL, NULL, NULL, NULL, true, 'reported'),
+                        ('HT2025', 'ALL', 'ALL', 390, 41, 10, 0.24, 2, false, 'reported')""")
     files = export_term(url, TERM, "csv", tmp_path)
     assert "target_group_VT2026.csv" in [f.name for f in files]
     with open(tmp_path / "target_group_VT2026.csv", encoding="utf-8-sig") as fh:
         got = list(csv.reader(fh, delimiter=";"))
     assert got[0][:4] == ["Termin", "Skolenhetskod", "Årskurs", "Antal elever"]
-    assert sorted(got[1:]) == sorted([["VT2026", "ALL", "ALL", "400", "40", "12", "0,3", "3", "nej"],
-                                      ["VT2026", "12345678", "7", "", "", "", "", "", "ja"]])
+    assert sorted(got[1:]) == sorted([["VT2026", "ALL", "ALL", "400", "40", "12", "0,3", "3", "nej", "reported"],
+                                      ["VT2026", "12345678", "7", "", "", "", "", "", "ja", "reported"]])
 
 
 def test_a_term_without_rows_is_an_error(url, tmp_path):

@@ -68,6 +68,7 @@ def test_the_build_publishes_the_read_source_and_the_match_rate_sets_the_rest_as
     assert rate.matched / rate.enrolled < settings.match_rate_min <= rate.rate
     result = services.build_all(url, settings)  # staging gate, match rate, candidates, mart gate, publish
     assert result["terms"] == ["HT2025", "VT2026"] and result["published"]["group_term"]["inserted"] > 0
+    assert result["unread_sources"] == {"HT2025": ["fristaende_1"], "VT2026": ["fristaende_1"]}
     assert query(url, "SELECT count(DISTINCT term) FROM mart.group_term")[0][0] == 2
     assert query(url, "SELECT count(*) FROM mart.participant_term")[0][0] > 0
     # The build records per term and source what was read: the operator's terms were never read.

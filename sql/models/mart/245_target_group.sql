@@ -8,6 +8,10 @@
 -- Enrolled = a participant that term in any programme (core.fact_participation): the question is whether
 -- pupils who meet the criteria are reached by the cooperation at all.
 -- Every pupil found in SS 12000 counts, protected pupils included (counts only, never which pupils).
+-- absence_status 'not_extracted': a pupil of the cell had an attendance window that was never read
+-- (core.pupil_term_measure.absence_status), so nobody can say whether they meet the criteria: n_target,
+-- n_target_enrolled, coverage_share and n_enrolled_not_target are NULL (n_pupils stays), never a count
+-- that silently leaves such pupils out.
 -- Cells: (school unit, school year), each either its value or 'ALL'; a pupil without a school unit code
 -- counts under school_unit_code 'ALL' only. Suppression: the rules of group_term on n_pupils (primary below
 -- suppression_min_n, then core.suppress_secondary over the units of a year and the years of a unit).
@@ -31,7 +35,8 @@ pupil AS (
                         / m.offered_minutes >= pa.absence_min
                     AND m.subjects_passed::numeric / m.subjects_graded <= pa.share_max, false) AS target,
            EXISTS (SELECT 1 FROM core.fact_participation fp
-                   WHERE fp.student_key = m.student_key AND fp.term = m.term) AS enrolled
+                   WHERE fp.student_key = m.student_key AND fp.term = m.term) AS enrolled,
+           m.absence_status = 'not_extracted' AS unread
     FROM core.pupil_term_measure m
     JOIN core.build_term b ON b.term = m.term
     JOIN core.dim_pupil dp ON dp.student_key = m.student_key
@@ -45,7 +50,8 @@ FROM (
            count(*)                                         AS n_pupils,
            count(*) FILTER (WHERE p.target)                 AS n_target,
            count(*) FILTER (WHERE p.target AND p.enrolled)  AS n_target_enrolled,
-           count(*) FILTER (WHERE p.enrolled AND NOT p.target) AS n_enrolled_not_target
+           count(*) FILTER (WHERE p.enrolled AND NOT p.target) AS n_enrolled_not_target,
+           count(*) FILTER (WHERE p.unread)                 AS unread_n
     FROM pupil p
     CROSS JOIN LATERAL (VALUES (p.school_unit_code), ('ALL')) u (school_unit_code)
     CROSS JOIN LATERAL (VALUES (p.school_year), ('ALL')) y (school_year)
@@ -77,15 +83,21 @@ SELECT core.suppress_secondary(core.param('suppression_min_n')::integer);
 TRUNCATE mart_candidate.target_group;
 
 INSERT INTO mart_candidate.target_group (term, school_unit_code, school_year, n_pupils, n_target,
-                                         n_target_enrolled, coverage_share, n_enrolled_not_target, suppressed)
+                                         n_target_enrolled, coverage_share, n_enrolled_not_target, suppressed,
+                                         absence_status)
 SELECT c.term, c.school_unit_code, c.school_year,
-       c.n_pupils, c.n_target, c.n_target_enrolled,
-       c.n_target_enrolled::double precision / nullif(c.n_target, 0),
-       c.n_enrolled_not_target, false
+       c.n_pupils,
+       CASE WHEN c.unread_n = 0 THEN c.n_target END,
+       CASE WHEN c.unread_n = 0 THEN c.n_target_enrolled END,
+       CASE WHEN c.unread_n = 0 THEN c.n_target_enrolled::double precision / nullif(c.n_target, 0) END,
+       CASE WHEN c.unread_n = 0 THEN c.n_enrolled_not_target END,
+       false,
+       CASE WHEN c.unread_n = 0 THEN 'reported' ELSE 'not_extracted' END
 FROM target_cell c JOIN supp_cell s USING (cell_id)
 WHERE NOT s.suppressed
 UNION ALL
-SELECT c.term, c.school_unit_code, c.school_year, NULL, NULL, NULL, NULL, NULL, true
+SELECT c.term, c.school_unit_code, c.school_year, NULL, NULL, NULL, NULL, NULL, true,
+       CASE WHEN c.unread_n = 0 THEN 'reported' ELSE 'not_extracted' END
 FROM target_cell c JOIN supp_cell s USING (cell_id)
 WHERE s.suppressed;
 

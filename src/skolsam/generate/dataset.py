@@ -14,7 +14,7 @@ from . import enrollment, ss12000
 from .city import build_city
 from .config import Config
 from .output import Manifest
-from .systems import outputs, source_ids, split_city
+from .systems import outputs, split_city
 
 log = logging.getLogger(__name__)
 

@@ -113,7 +113,7 @@ def _movers(rng: random.Random, cfg: Config, city: City) -> None:
         new = rng.choices(targets, weights=[u.weight for u in targets])[0]
         p.moves[y] = (day, new)
         for later in sorted(p.units):
-            if later > y and new is not None and later in new.years:
+            if later > y and later in new.years:
                 p.units[later] = new
         moved += 1
     city.movers = moved

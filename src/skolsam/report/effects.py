@@ -244,6 +244,9 @@ class EffectView:
         crit = (f"frånvaro minst {fmt.setting_percent(getattr(s, 'target_absence_min', 0.20))} och godkänd i "
                 f"högst {fmt.setting_percent(getattr(s, 'target_share_passed_max', 0.75))} av ämnena")
         total = next((r for r in self._target_rows() if r["school_year"] == ALL), None)
+        if total is not None and total.get("absence_status") == "not_extracted":
+            return (f"Målgruppen är elever i årskurs 6–9 med hög frånvaro och låg måluppfyllelse ({crit}). "
+                    f"{self.m.absence_missing(self.m.term)} Därför kan målgruppen inte räknas den här terminen.")
         if total is None or total.get("suppressed") or total.get("n_target") is None:
             return (f"Målgruppen är elever i årskurs 6–9 med hög frånvaro och låg måluppfyllelse ({crit}). "
                     "Uppgifterna för staden visas inte (för få elever).")
@@ -266,8 +269,9 @@ class EffectView:
                                                                                  "n_target_enrolled")]
                         + [number_cell(_f(r.get("coverage_share")), "share"),
                            number_cell(_f(r.get("n_enrolled_not_target")), "count")])
+        unread = any(r.get("absence_status") == "not_extracted" for r in self._target_rows())
         return Table(caption=f"Målgruppen och hur många i den som har en insats, {self.m.term}", head=head,
-                     body=body, key="reach")
+                     body=body, key="reach", notes=[self.m.absence_missing(self.m.term)] if unread else [])
 
     def method_items(self) -> list[tuple[str, str]]:
         items = []

@@ -164,11 +164,21 @@ def load_persons(run, client, limit, full_refresh, previous, terms):
 
 
 def _bulk_possible(run: Run, table: str, full_refresh: bool) -> bool:
-    """COPY straight into the staging table: only for the default source (the COPY lines carry no source)
-    and when the table is empty or holds nothing of another source that a full refresh must keep."""
+    """COPY straight into the staging table: when the table is empty or holds nothing of another source
+    that a full refresh must keep."""
     conn = run.conn
-    return (run.source == SOURCE and BulkTarget.possible(conn, table)
+    return (BulkTarget.possible(conn, table)
             and (is_empty(conn, table) or (full_refresh and _only_source(run, table))))
+
+
+def _bulk_source(run: Run, table: str, during: bool) -> None:
+    """The COPY lines carry no source: during a bulk load of a named source (a configured school system such
+    as ``stockholm``) the column's default is that source, and the default source again after it. Both in
+    the load's transaction, which holds the table exclusively already (TRUNCATE, indexes set aside), so a
+    failed load leaves the default as it was and no other load sees the change."""
+    if run.source != SOURCE:
+        run.conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN source SET DEFAULT {}").format(
+            ident(table), sql.Literal(run.source if during else SOURCE)))
 
 
 def load_grades(run, client, limit, full_refresh, previous, terms):
@@ -181,7 +191,9 @@ def load_grades(run, client, limit, full_refresh, previous, terms):
         target = BulkTarget(conn, table)
         target.set_aside()
         run.target = table
+        _bulk_source(run, table, during=True)
         run.stream(client, grades.GRADES, params, limit, columns={table: columns})
+        _bulk_source(run, table, during=False)
         future = _settle(run, table, "id")
         skipped = conn.execute(
             """DELETE FROM staging.ss12000_grade g USING staging.ss12000_deleted d
@@ -214,7 +226,7 @@ def load_attendance(run, client, limit, full_refresh, previous, terms: list[term
         """SELECT NOT EXISTS (SELECT 1 FROM staging.ss12000_attendance),
                   EXISTS (SELECT 1 FROM staging.ss12000_attendance WHERE term <> ALL(%s) OR source <> %s)""",
         (names, run.source)).fetchone()
-    bulk = run.source == SOURCE and (empty or (full_refresh and not others)) and BulkTarget.possible(conn, table)
+    bulk = (empty or (full_refresh and not others)) and BulkTarget.possible(conn, table)
     removed = 0
     if bulk:
         removed = conn.execute("SELECT count(*) FROM staging.ss12000_attendance").fetchone()[0]
@@ -222,6 +234,7 @@ def load_attendance(run, client, limit, full_refresh, previous, terms: list[term
         target = BulkTarget(conn, table)
         target.set_aside()
         run.target = table
+        _bulk_source(run, table, during=True)
     else:
         _temp(run, table, temp)
         run.target = f"pg_temp.{temp}"
@@ -233,6 +246,7 @@ def load_attendance(run, client, limit, full_refresh, previous, terms: list[term
         run.windows[term.name] = run.read - before
     duplicates = 0
     if bulk:
+        _bulk_source(run, table, during=False)
         duplicates = target.rebuild(None)
         loaded = run.copied.get(table, 0) - duplicates
     else:

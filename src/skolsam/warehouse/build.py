@@ -99,6 +99,9 @@ class BuildResult:
     rows: dict[str, int] = field(default_factory=dict)            # table -> rows after the build
     suppressed: dict[str, int] = field(default_factory=dict)      # population -> suppressed group rows
     unmatched_participants: dict[str, int] = field(default_factory=dict)  # term -> participants not in SS 12000
+    # term -> SS 12000 sources whose attendance window of the term was never read (core.term_attendance_status):
+    # the term is published with the other sources; those sources' pupils are not in it, or without absence
+    unread_sources: dict[str, list[str]] = field(default_factory=dict)
     model_seconds: dict[str, float] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
@@ -271,6 +274,12 @@ def prepare(url: str, settings: Settings | None = None, terms: list[str] | None 
                     WHERE NOT EXISTS (SELECT 1 FROM core.dim_pupil d WHERE d.student_key = p.student_key)
                     GROUP BY p.term"""
             ).fetchall())
+            unread: dict[str, list[str]] = {}
+            for term, source in conn.execute(
+                    """SELECT s.term, s.source FROM core.term_attendance_status s
+                         JOIN core.build_term b ON b.term = s.term
+                        WHERE s.status = 'never_read' ORDER BY s.term, s.source""").fetchall():
+                unread.setdefault(term, []).append(source)
             conn.execute("INSERT INTO core.build_info (build_id, terms, run_id) VALUES (%s, %s, %s)",
                          (build_id, chosen, run.run_id))
             run.rows_read = rows["core.fact_grade"] + rows["core.fact_term_attendance"] + rows["core.fact_enrollment"]
@@ -282,10 +291,12 @@ def prepare(url: str, settings: Settings | None = None, terms: list[str] | None 
         raise
     result = BuildResult(
         build_id=build_id, terms=chosen, run_id=run.run_id, rows=rows, suppressed=suppressed,
-        unmatched_participants=unmatched, model_seconds=timings, parameters=params,
+        unmatched_participants=unmatched, unread_sources=unread, model_seconds=timings, parameters=params,
         seconds=round(time.perf_counter() - t0, 3),
     )
     log.info("prepared build %s for %s in %.1fs", build_id, ",".join(chosen) or "no terms", result.seconds)
+    for term, sources in unread.items():
+        log.warning("build %s: %s published without the never-read source(s) %s", build_id, term, ", ".join(sources))
     return result
 
 

@@ -149,8 +149,10 @@ TARGET_GROUP = Table(
         Column("coverage_share", _F, _SHARE, "Share of the target group reached", "n_target_enrolled / n_target; NULL when n_target is 0."),
         Column("n_enrolled_not_target", _I, "pupils", "Participants outside the criteria", "Participants that term in the cell who do not meet the criteria (or whose figures are unknown)."),
         Column("suppressed", _B, "flag", "Figures hidden", "As in group_term, on n_pupils; every count is NULL.", nullable=False),
+        Column("absence_status", _T, "code", "Whether the criteria could be judged", "`reported`: every pupil of the cell had the term's attendance window read. `not_extracted`: for at least one pupil the window of a school system they were in was never read, so whether they meet the criteria is unknown: n_target, n_target_enrolled, coverage_share and n_enrolled_not_target are NULL (n_pupils is shown), never a count that leaves such pupils out.", nullable=False),
     ),
     key=("term", "school_unit_code", "school_year"),
+    statuses=("absence_status",),
 )
 
 PROGRAMME_EFFECT = Table(
