@@ -62,56 +62,70 @@ def build_index(dataset: Path, target: Path) -> dict[str, int]:
 
 def _build_index(dataset: Path, target: Path) -> dict[str, int]:
     files = source_files(dataset)
+    conn = new_index(target)
+    counts: dict[str, int] = {}
+    try:
+        _build_objects(conn, files, counts)
+        counts["aggregatedAttendance"] = _build_attendance(conn, files["aggregatedAttendance"])
+        counts["deletedEntities"] = _build_deleted(conn, files["deletedEntities"])
+        finish_index(conn, counts)
+    finally:
+        conn.close()
+    return counts
+
+
+def new_index(target: Path) -> sqlite3.Connection:
+    """A new, empty index file at ``target``, its transaction open (:func:`finish_index` commits it)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
         target.unlink()
     conn = sqlite3.connect(target, isolation_level=None)
-    counts: dict[str, int] = {}
-    try:
-        conn.executescript(
-            """PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;
-               PRAGMA temp_store=FILE; PRAGMA cache_size=-262144;"""
-        )
-        conn.execute("BEGIN")
-        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        for entity in OBJECT_ENTITIES:
-            cols = [c for c, _ in EXTRA_COLUMNS[entity]]
-            coldefs = "".join(f", {c} TEXT" for c in cols)
-            conn.execute(
-                f"CREATE TABLE {entity} (seq INTEGER PRIMARY KEY, id TEXT, modified INTEGER NOT NULL, "
-                f"created INTEGER NOT NULL, raw BLOB NOT NULL{coldefs}, line INTEGER)"
-            )
-            path = files[entity]
-            if path is not None:
-                # Loaded in file order (rowid = line order), then copied in (modified, line) order so that a
-                # page is read from consecutive table pages.
-                load = f"load_{entity}"
-                allcols = f"id, modified, created, raw{''.join(', ' + c for c in cols)}"
-                conn.execute(f"CREATE TEMP TABLE {load} ({allcols})")
-                marks = ", ".join("?" * (4 + len(cols)))
-                conn.executemany(f"INSERT INTO {load} ({allcols}) VALUES ({marks})", _object_rows(entity, path))
-                conn.execute(f"INSERT INTO {entity} ({allcols}, line) SELECT {allcols}, rowid FROM {load} "
-                             f"ORDER BY modified, rowid")
-                conn.execute(f"DROP TABLE {load}")
-            conn.execute(f"CREATE INDEX {entity}_id ON {entity} (id, line)")
-            # The same id twice in a file: the later line wins.
-            if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {entity} WHERE id IS NOT NULL GROUP BY id "
-                            f"HAVING count(*) > 1)").fetchone()[0]:
-                conn.execute(f"DELETE FROM {entity} WHERE id IS NOT NULL AND EXISTS "
-                             f"(SELECT 1 FROM {entity} b WHERE b.id = {entity}.id AND b.line > {entity}.line)")
-            conn.execute(f"CREATE INDEX {entity}_modified ON {entity} (modified, seq)")
-            counts[entity] = conn.execute(f"SELECT count(*) FROM {entity}").fetchone()[0]
+    conn.executescript(
+        """PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;
+           PRAGMA temp_store=FILE; PRAGMA cache_size=-262144;"""
+    )
+    conn.execute("BEGIN")
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    return conn
 
-        counts["aggregatedAttendance"] = _build_attendance(conn, files["aggregatedAttendance"])
-        counts["deletedEntities"] = _build_deleted(conn, files["deletedEntities"])
-        conn.executemany(
-            "INSERT INTO meta VALUES (?, ?)",
-            [("version", INDEX_VERSION), ("counts", orjson.dumps(counts).decode())],
+
+def finish_index(conn: sqlite3.Connection, counts: dict[str, int]) -> None:
+    conn.executemany(
+        "INSERT INTO meta VALUES (?, ?)",
+        [("version", INDEX_VERSION), ("counts", orjson.dumps(counts).decode())],
+    )
+    conn.execute("COMMIT")
+
+
+def _build_objects(conn: sqlite3.Connection, files: dict[str, Path | None], counts: dict[str, int]) -> None:
+    """The object entities' tables (raw text and keys), one per entity of OBJECT_ENTITIES."""
+    for entity in OBJECT_ENTITIES:
+        cols = [c for c, _ in EXTRA_COLUMNS[entity]]
+        coldefs = "".join(f", {c} TEXT" for c in cols)
+        conn.execute(
+            f"CREATE TABLE {entity} (seq INTEGER PRIMARY KEY, id TEXT, modified INTEGER NOT NULL, "
+            f"created INTEGER NOT NULL, raw BLOB NOT NULL{coldefs}, line INTEGER)"
         )
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-    return counts
+        path = files[entity]
+        if path is not None:
+            # Loaded in file order (rowid = line order), then copied in (modified, line) order so that a
+            # page is read from consecutive table pages.
+            load = f"load_{entity}"
+            allcols = f"id, modified, created, raw{''.join(', ' + c for c in cols)}"
+            conn.execute(f"CREATE TEMP TABLE {load} ({allcols})")
+            marks = ", ".join("?" * (4 + len(cols)))
+            conn.executemany(f"INSERT INTO {load} ({allcols}) VALUES ({marks})", _object_rows(entity, path))
+            conn.execute(f"INSERT INTO {entity} ({allcols}, line) SELECT {allcols}, rowid FROM {load} "
+                         f"ORDER BY modified, rowid")
+            conn.execute(f"DROP TABLE {load}")
+        conn.execute(f"CREATE INDEX {entity}_id ON {entity} (id, line)")
+        # The same id twice in a file: the later line wins.
+        if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {entity} WHERE id IS NOT NULL GROUP BY id "
+                        f"HAVING count(*) > 1)").fetchone()[0]:
+            conn.execute(f"DELETE FROM {entity} WHERE id IS NOT NULL AND EXISTS "
+                         f"(SELECT 1 FROM {entity} b WHERE b.id = {entity}.id AND b.line > {entity}.line)")
+        conn.execute(f"CREATE INDEX {entity}_modified ON {entity} (modified, seq)")
+        counts[entity] = conn.execute(f"SELECT count(*) FROM {entity}").fetchone()[0]
 
 
 def half_year(day: str) -> int:
