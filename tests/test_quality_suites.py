@@ -101,6 +101,7 @@ def test_severities_and_key_like_checks():
     assert ("core_fact_participation", "no_protected_pupils") in critical
     assert ("core_fact_participation", "no_erased_pupils") in critical
     assert ("mart_target_group", "secondary_suppression") in critical
+    assert ("mart_group_term", "secondary_suppression") in critical
     assert ("mart_programme_effect", "shown_estimates_large_enough") in critical
     for name in ("mart_participant_term", "mart_group_term"):
         assert by_check[(name, "row_count_within_band")]["meta"]["severity"] == "warning"

@@ -44,6 +44,7 @@ from .suites import (
     label,
     load_suite,
     render,
+    resolve_for_docs,
     template_parameters,
     to_gx_suite,
 )
@@ -295,7 +296,8 @@ def run_gate(
             results.write(url, result.checks, result.run_id)
             if build_data_docs:
                 try:
-                    names = [context.suites.add(s).name for s in _all_suites_for_docs(expectations_root)]
+                    params = expectation_parameters(settings, as_of=as_of)
+                    names = [context.suites.add(s).name for s in _all_suites_for_docs(expectations_root, params)]
                     result.data_docs = publish_docs(docs_mod.build(context, docs_dir, keys, names))
                 except Exception:  # the gate's verdict does not depend on the documentation
                     log.exception("Data Docs could not be built for %s", _location_label(location))
@@ -438,6 +440,9 @@ def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: 
                     validation_id=vid,
                 ))
             if docs_mod.RESULTS_STORE in context.stores:
+                for r in ordered:      # the page shows the values the check used (GX cannot render some parameters)
+                    cfg = r.expectation_config
+                    cfg.kwargs = resolve_for_docs(cfg.type, cfg.kwargs, gx_params_base)
                 suite_result = _suite_result(suite.name, ordered, batch_meta, batch_id, run, vid)
                 key = ValidationResultIdentifier(
                     expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
@@ -454,14 +459,16 @@ def _run_suites(context, url, suites, tables, settings, as_of, gate_id, result: 
     return keys
 
 
-def _all_suites_for_docs(root: Path | None):
-    """Every suite as GX suites for their Data Docs pages (placeholders shown as written)."""
+def _all_suites_for_docs(root: Path | None, params: dict[str, Any]):
+    """Every suite as GX suites for their Data Docs pages (placeholders shown as written, but for the suite
+    parameters GX cannot render: their values, see suites.resolve_for_docs)."""
     from .suites import ALL_SUITES, available_suites
 
     names = [n for n in ALL_SUITES if n in set(available_suites(root))]
     for name in names:
         s = load_suite(name, root)
-        yield to_gx_suite(s.name, s.expectations, meta=s.data.get("meta"), notes=s.data.get("notes"))
+        expectations = [{**e, "kwargs": resolve_for_docs(e["type"], e["kwargs"], params)} for e in s.expectations]
+        yield to_gx_suite(s.name, expectations, meta=s.data.get("meta"), notes=s.data.get("notes"))
 
 
 def staging_gate(warehouse_url: str, **kw) -> GateResult:

@@ -293,6 +293,27 @@ def render(suite: Suite, params: dict[str, str]) -> list[dict]:
     return out
 
 
+# Kwargs whose Data Docs renderer in GX 1.x indexes them as a list: given a suite parameter
+# ({"$PARAMETER": name}, a dict) it raises KeyError 0, logs "An unexpected Exception occurred during data docs
+# rendering" and shows the bare kwargs instead. Validation is unaffected (GX substitutes the parameter there);
+# only the pages need the parameter's value written in.
+_LIST_KWARGS_FOR_DOCS = {"expect_table_columns_to_match_ordered_list": ("column_list",)}
+
+
+def resolve_for_docs(exp_type: str, kwargs: dict, params: dict[str, Any]) -> dict:
+    """``kwargs`` with the suite parameters that GX cannot render replaced by their values (a copy).
+    A parameter that ``params`` does not hold is an error: the page would otherwise not render."""
+    out = dict(kwargs)
+    for name in _LIST_KWARGS_FOR_DOCS.get(exp_type, ()):
+        value = out.get(name)
+        if isinstance(value, dict) and "$PARAMETER" in value:
+            parameter = value["$PARAMETER"]
+            if parameter not in params:
+                raise SuiteError(f"{exp_type}: suite parameter {parameter!r} has no value for Data Docs")
+            out[name] = copy.deepcopy(params[parameter])
+    return out
+
+
 def to_gx_suite(name: str, expectations: Iterable[dict], meta: dict | None = None, notes: Any = None):
     """A great_expectations ExpectationSuite of these expectation dicts, severity taken from meta.severity.
 
