@@ -75,12 +75,15 @@ def test_deployment_has_no_default_jwt_secret():
 def test_token_signed_with_the_old_default_is_refused(api_server):
     base, secret = api_server
     url = f"{base}/execution/connections/skolsam_pseudonym"
-    forged = httpx.get(url, headers={"Authorization": f"Bearer {_token(OLD_DEFAULT)}"}, timeout=10)
+    # Generous client timeouts: this test failed once in a full run beside a bench on a loaded 2-core machine
+    # (cause not captured; a first answer slower than the old 10 s is the likely one). It asserts status codes,
+    # never speed.
+    forged = httpx.get(url, headers={"Authorization": f"Bearer {_token(OLD_DEFAULT)}"}, timeout=60)
     assert forged.status_code == 403, forged.text
     assert secret != OLD_DEFAULT
-    assert httpx.get(url, timeout=10).status_code == 401
+    assert httpx.get(url, timeout=60).status_code == 401
 
     # Positive control: the same request with a token of the real secret gets past the signature check, and
     # the api-server still has no pseudonym key to give.
-    genuine = httpx.get(url, headers={"Authorization": f"Bearer {_token(secret)}"}, timeout=10)
+    genuine = httpx.get(url, headers={"Authorization": f"Bearer {_token(secret)}"}, timeout=60)
     assert genuine.status_code == 404, genuine.text
