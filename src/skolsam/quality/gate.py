@@ -172,8 +172,12 @@ def _validate(batch_definition, suite: Suite, expectations: list[dict], params: 
     (GX bundles those into one aggregate query per table); then the checks of non-key columns that found
     unexpected rows once more, with a few of their values. Fetching values costs a scan of the table per
     check (a ``LIMIT`` that no row satisfies reads every row), so only the checks that have values to show
-    pay it: the results are the same as validating every non-key check with values (issue 15)."""
+    pay it: the results are the same as validating every non-key check with values (issue 15). Custom
+    queries run as ``count_only``'s variant (one COUNT instead of rows and then a COUNT) and never a second
+    time: their result is the count alone whatever the format."""
     from great_expectations.validator.v1_validator import Validator
+
+    from . import count_only
 
     by_check: dict[str, Any] = {}
     key_like = {e["meta"]["check"]: is_key_like(e) for e in expectations}
@@ -181,18 +185,20 @@ def _validate(batch_definition, suite: Suite, expectations: list[dict], params: 
 
     def run(part: list[dict], result_format: dict) -> None:
         nonlocal batch_meta, batch_id
-        gx_suite = to_gx_suite(suite.name, part)
+        gx_suite = to_gx_suite(suite.name, count_only.for_validation(part))
         validator = Validator(batch_definition=batch_definition, result_format=result_format)
         outcome = validator.validate_expectation_suite(gx_suite, params)
         batch_meta = outcome.meta
         batch_id = outcome.batch_id
         for r in outcome.results:
+            count_only.as_written(r)
             check = (r.expectation_config.meta or {}).get("check")
             _sanitise(r, key_like.get(check, True))
             by_check[check] = r
 
     run(expectations, KEY_RESULT_FORMAT)
     with_values = [e for e in expectations if not key_like[e["meta"]["check"]]
+                   and e["type"] != count_only.WRITTEN_TYPE
                    and _has_unexpected(by_check.get(e["meta"]["check"]))]
     if with_values:
         run(with_values, RESULT_FORMAT)
