@@ -77,6 +77,28 @@ def test_secondary_suppression_of_districts_and_programmes():
     assert all(r["verdict"] == "förbättring" for r in group if not r["suppressed"])
 
 
+def test_comparison_pupils_of_two_cohorts_are_counted_once():
+    from skolsam.effects.mart import _distinct_comparison
+    from skolsam.effects.panel import OUTCOMES, Panel, cells
+    n, terms = 6, 4
+    rng = np.random.default_rng(3)
+    in_programme = np.zeros((n, terms), dtype=bool)
+    in_programme[0, 2:] = True                      # participant 0 from term 2, participant 1 from term 3
+    in_programme[1, 3:] = True
+    panel = Panel(terms=["a", "b", "c", "d"], build_terms=[3],
+                  outcome={o: rng.random((n, terms)) for o in OUTCOMES},
+                  cell=np.full((n, terms), 5, dtype=np.int64), school=np.zeros((n, terms), dtype=np.int64),
+                  in_programme=in_programme, part_pupil=np.array([0, 1]), part_cohort=np.array([2, 3]),
+                  part_programme=np.array(["PPSS", "PPSS"], dtype=object),
+                  part_district=np.array(["X", "X"], dtype=object))
+    c = cells(panel, "share_passed", 2, 0)
+    assert c.part_valid.all()
+    assert sorted(c.comp_pupils[2 * c.big + 5].tolist()) == [1, 2, 3, 4, 5]   # pupil 1 is free until term 3
+    assert sorted(c.comp_pupils[3 * c.big + 5].tolist()) == [2, 3, 4, 5]
+    assert _distinct_comparison(c, c.part_valid, 9, min_n=10) == 5          # 9 pupil-cohorts, 5 pupils
+    assert _distinct_comparison(c, c.part_valid, 9, min_n=4) == 9           # enough either way: not counted
+
+
 # ------------------------------------------------------------------------------------------------------
 # the planted-effect city
 # ------------------------------------------------------------------------------------------------------

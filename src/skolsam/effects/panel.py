@@ -246,11 +246,13 @@ def cells(panel: Panel, outcome: str, baseline: int, event: int) -> Cells:
         idx = idx[order]
         ids, starts, counts = np.unique(c_g[idx], return_index=True, return_counts=True)
         sums = np.add.reduceat(dy[idx], starts) if idx.size else np.zeros(0)
+        # kept per cohort for the rare exact distinct count: 4 bytes a pupil, not 8 (issue 15)
+        held = idx.astype(np.int32) if panel.cell.shape[0] < 2 ** 31 else idx
         have = {}
         for cid, st, cnt, sm in zip(ids.tolist(), starts.tolist(), counts.tolist(), sums.tolist()):
             k = int(g) * big + cid
             comp[k] = (cnt, sm)
-            comp_pupils[k] = idx[st:st + cnt]
+            comp_pupils[k] = held[st:st + cnt]
             have[cid] = True
         pupils = panel.part_pupil[mine]
         pc = c_g[pupils]
