@@ -195,6 +195,7 @@ def stack(tmp_path_factory, pg_admin_url, redis_url):
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _airflow_db_url(meta_url, "postgresql+psycopg2"),
         "AIRFLOW__CELERY__BROKER_URL": redis_url,
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + _airflow_db_url(meta_url, "postgresql"),
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "skolsam.airflow.celery_config.CELERY_CONFIG",  # as compose
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets_used["JWT secret"],
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
