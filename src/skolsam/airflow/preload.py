@@ -58,6 +58,11 @@ def preload(modules: tuple[str, ...] = MODULES, *, logger: logging.Logger | None
     "failed"}`` (``failed``: module name to the exception's type and message; a module's own text, which
     names modules, never data). Never raises an Exception: the worker must start even if one is broken."""
     logger = logger or log
+    # GX logs ~200 INFO lines about its API-docs registry while it imports ("Skipping registering function
+    # ..."): noise in the worker's log. Quietened unless an operator set that logger's level.
+    noisy = logging.getLogger("great_expectations._docs_decorators")
+    if noisy.level == logging.NOTSET:
+        noisy.setLevel(logging.WARNING)
     t0 = time.perf_counter()
     imported: list[str] = []
     failed: dict[str, str] = {}
