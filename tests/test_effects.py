@@ -77,6 +77,28 @@ def test_secondary_suppression_of_districts_and_programmes():
     assert all(r["verdict"] == "förbättring" for r in group if not r["suppressed"])
 
 
+def test_comparison_pupils_of_two_cohorts_are_counted_once():
+    from skolsam.effects.mart import _distinct_comparison
+    from skolsam.effects.panel import OUTCOMES, Panel, cells
+    n, terms = 6, 4
+    rng = np.random.default_rng(3)
+    in_programme = np.zeros((n, terms), dtype=bool)
+    in_programme[0, 2:] = True                      # participant 0 from term 2, participant 1 from term 3
+    in_programme[1, 3:] = True
+    panel = Panel(terms=["a", "b", "c", "d"], build_terms=[3],
+                  outcome={o: rng.random((n, terms)) for o in OUTCOMES},
+                  cell=np.full((n, terms), 5, dtype=np.int64), school=np.zeros((n, terms), dtype=np.int64),
+                  in_programme=in_programme, part_pupil=np.array([0, 1]), part_cohort=np.array([2, 3]),
+                  part_programme=np.array(["PPSS", "PPSS"], dtype=object),
+                  part_district=np.array(["X", "X"], dtype=object))
+    c = cells(panel, "share_passed", 2, 0)
+    assert c.part_valid.all()
+    assert sorted(c.comp_pupils[2 * c.big + 5].tolist()) == [1, 2, 3, 4, 5]   # pupil 1 is free until term 3
+    assert sorted(c.comp_pupils[3 * c.big + 5].tolist()) == [2, 3, 4, 5]
+    assert _distinct_comparison(c, c.part_valid, 9, min_n=10) == 5          # 9 pupil-cohorts, 5 pupils
+    assert _distinct_comparison(c, c.part_valid, 9, min_n=4) == 9           # enough either way: not counted
+
+
 # ------------------------------------------------------------------------------------------------------
 # the planted-effect city
 # ------------------------------------------------------------------------------------------------------
@@ -169,3 +191,154 @@ def test_no_shown_estimate_rests_on_fewer_than_the_threshold(effect_city):
     for r in hidden:
         assert r["verdict"] == "för få elever"
         assert all(r[c] is None for c in ("estimate", "ci_low", "ci_high", "se", "n_participants", "n_comparison"))
+
+
+# ------------------------------------------------------------------------------------------------------
+# the streamed panel reader (issue 15) against the reader it replaced
+# ------------------------------------------------------------------------------------------------------
+def _reference_read_panel(conn):
+    """The reader before issue 15 (fetchall and a dict of keys), kept here as the reference; also returns
+    its pupil keys and unit ids in the order it numbered them (first appearance)."""
+    from skolsam.effects.panel import _YEARS, OUTCOMES, Panel
+    term_rows = conn.execute("SELECT term, term_order FROM core.dim_term ORDER BY term_order").fetchall()
+    first = term_rows[0][1]
+    n_terms = term_rows[-1][1] - first + 1
+    names = [""] * n_terms
+    for name, order in term_rows:
+        names[order - first] = name
+    build_terms = sorted(r[0] - first for r in conn.execute(
+        "SELECT t.term_order FROM core.build_term b JOIN core.dim_term t ON t.term = b.term").fetchall())
+    measures = conn.execute(
+        """SELECT m.student_key, t.term_order, m.school_unit_id::text, m.school_year,
+                  m.share_passed, m.merit_value::double precision, m.absence_rate
+             FROM core.pupil_term_measure m
+             JOIN core.dim_term t ON t.term = m.term
+             JOIN core.dim_pupil p ON p.student_key = m.student_key""").fetchall()
+    enrolled = conn.execute(
+        """SELECT DISTINCT e.student_key, t.term_order
+             FROM core.fact_enrollment e
+             JOIN core.dim_term t ON e.start_date <= t.end_date AND e.effective_end_date >= t.start_date""").fetchall()
+    firsts = conn.execute(
+        """SELECT DISTINCT ON (e.student_key) e.student_key, e.programme, e.district,
+                  (SELECT min(t.term_order) FROM core.dim_term t WHERE t.end_date >= e.start_date) AS cohort
+             FROM core.fact_enrollment e
+             JOIN core.dim_pupil p ON p.student_key = e.student_key
+            ORDER BY e.student_key, e.start_date, e.programme""").fetchall()
+    keys: dict[str, int] = {}
+    for row in measures:
+        keys.setdefault(row[0], len(keys))
+    for row in firsts:
+        keys.setdefault(row[0], len(keys))
+    n = len(keys)
+    outcome = {o: np.full((n, n_terms), np.nan) for o in OUTCOMES}
+    cell = np.full((n, n_terms), -1, dtype=np.int64)
+    school = np.full((n, n_terms), -1, dtype=np.int64)
+    units: dict[str, int] = {}
+    for key, order, unit, year, share, merit, absence in measures:
+        i, j = keys[key], order - first
+        if share is not None:
+            outcome["share_passed"][i, j] = share
+        if merit is not None:
+            outcome["merit_value"][i, j] = merit
+        if absence is not None:
+            outcome["absence_rate"][i, j] = absence
+        if unit is not None and year is not None:
+            u = units.setdefault(unit, len(units))
+            school[i, j] = u
+            cell[i, j] = u * _YEARS + year
+    in_programme = np.zeros((n, n_terms), dtype=bool)
+    for key, order in enrolled:
+        if key in keys:
+            in_programme[keys[key], order - first] = True
+    firsts = [r for r in firsts if r[3] is not None]
+    panel = Panel(
+        terms=names, build_terms=build_terms, outcome=outcome, cell=cell, school=school,
+        in_programme=in_programme,
+        part_pupil=np.array([keys[r[0]] for r in firsts], dtype=np.int64),
+        part_cohort=np.array([r[3] - first for r in firsts], dtype=np.int64),
+        part_programme=np.array([r[1] for r in firsts], dtype=object),
+        part_district=np.array([r[2] for r in firsts], dtype=object),
+    )
+    return panel, list(keys), list(units)
+
+
+@pytest.fixture(scope="module")
+def both_panels(effect_city):
+    url = effect_city[0]
+    with connect(url) as conn:
+        old, keys, units = _reference_read_panel(conn)
+        new = read_panel(conn)
+        # the reader cleans up after itself: a second read in the same transaction works
+        again = read_panel(conn)
+    return old, keys, units, new, again
+
+
+@pytest.mark.postgres
+def test_the_streamed_panel_is_the_old_one_renumbered_by_key_and_unit_id(both_panels):
+    from skolsam.effects.panel import _YEARS, OUTCOMES
+    old, keys, units, new, again = both_panels
+    assert old.part_pupil.size > 100 and len(units) > 2
+    # pupils now numbered in key order, units in id order (uuid order is that of the lowercase hex text)
+    rank = {k: r for r, k in enumerate(sorted(keys))}
+    pupil = np.array([rank[k] for k in keys], dtype=np.int64)       # old index -> new index
+    unit_rank = {u: r for r, u in enumerate(sorted(units))}
+    unit = np.array([unit_rank[u] for u in units], dtype=np.int64)
+    assert new.terms == old.terms and new.build_terms == old.build_terms
+    assert new.cell.shape == old.cell.shape
+    for o in OUTCOMES:
+        assert new.outcome[o].dtype == old.outcome[o].dtype
+        assert np.array_equal(new.outcome[o][pupil], old.outcome[o], equal_nan=True)
+    known = old.cell >= 0
+    assert np.array_equal(known, old.school >= 0)
+    expect_cell = np.where(known, unit[old.cell // _YEARS] * _YEARS + old.cell % _YEARS, -1)
+    expect_school = np.where(known, unit[old.school], -1)
+    assert np.array_equal(new.cell[pupil], expect_cell) and np.array_equal(new.school[pupil], expect_school)
+    assert new.cell.dtype == new.school.dtype == np.int64
+    assert np.array_equal(new.in_programme[pupil], old.in_programme)
+    # participants: the same order, cohorts, programmes and districts
+    assert np.array_equal(new.part_pupil, pupil[old.part_pupil])
+    assert np.array_equal(new.part_cohort, old.part_cohort)
+    assert new.part_programme.tolist() == old.part_programme.tolist()
+    assert new.part_district.tolist() == old.part_district.tolist()
+    for name in ("outcome", "cell", "school", "in_programme", "part_pupil", "part_programme"):
+        a, b = getattr(new, name), getattr(again, name)
+        assert all(np.array_equal(a[o], b[o], equal_nan=True) for o in a) if isinstance(a, dict) \
+            else np.array_equal(a, b)
+
+
+@pytest.mark.postgres
+def test_the_streamed_panel_gives_the_same_programme_effect_rows(both_panels, effect_city):
+    from skolsam.effects.mart import effect_rows
+    old, _, _, new, _ = both_panels
+    before, after = effect_rows(old, MIN_N), effect_rows(new, MIN_N)
+    assert len(before) == len(after) and sum(not r["suppressed"] for r in after) > 10
+    floats = ("estimate", "ci_low", "ci_high", "se")
+    differ, worst = 0, 0.0
+    for b, a in zip(before, after):
+        assert {k: v for k, v in a.items() if k not in floats} == {k: v for k, v in b.items() if k not in floats}
+        for k in floats:
+            # the comparison sums add the same numbers in another order (pupil numbering): equal to rounding
+            assert a[k] == pytest.approx(b[k], rel=1e-12, abs=1e-15) if b[k] is not None else a[k] is None
+            differ += a[k] != b[k]
+            worst = max(worst, abs(a[k] - b[k]) / max(abs(b[k]), 1e-300) if b[k] is not None else 0.0)
+    print(f"{differ} of {len(after) * len(floats)} float fields differ, by at most {worst:.1e} relative")
+    # and what the build wrote is what the new reader gives
+    stored = effect_city[3]
+    for a in after:
+        s = stored[(a["term"], a["programme"], a["district"], a["outcome"], a["event_term"], a["estimator"])]
+        assert s["suppressed"] == a["suppressed"] and s["estimate"] == a["estimate"]
+
+
+@pytest.mark.postgres
+def test_the_binary_copy_reader_streams_blocks_and_refuses_nulls(effect_city):
+    from skolsam.effects.panel import _copy_arrays
+    with connect(effect_city[0]) as conn:
+        q = "SELECT g::int4, (g * 3)::int8, g / 7.0::float8 FROM generate_series(1, 5000) g"
+        parts = list(_copy_arrays(conn, q, (">i4", ">i8", ">f8"), chunk=1000))
+        assert len(parts) > 10                           # many blocks, rows never split between them
+        a = np.concatenate(parts)
+        assert a["v0"].tolist() == list(range(1, 5001)) and (a["v1"] == a["v0"] * 3).all()
+        assert np.array_equal(a["v2"], np.arange(1, 5001) / 7.0)
+        assert list(_copy_arrays(conn, "SELECT 1::int4 WHERE false", (">i4",))) == []
+        with pytest.raises(ValueError):
+            list(_copy_arrays(conn, "SELECT NULLIF(g, 3)::int4 FROM generate_series(1, 5) g", (">i4",)))

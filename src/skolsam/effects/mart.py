@@ -46,6 +46,7 @@ def effect_rows(panel: Panel, min_n: int) -> list[dict]:
                         r.update(term=panel.terms[t], outcome=outcome, event_term=e, estimator=name)
                     _secondary(group)
                     rows.extend(group)
+                del c   # else the next cells() runs while this one's comparison pupils are still held
     for r in rows:
         if r["suppressed"]:
             for col in ("estimate", "ci_low", "ci_high", "se", "df", "n_participants", "n_comparison",

@@ -43,7 +43,15 @@ class Panel:
 
 
 def read_panel(conn) -> Panel:
-    """Read the core tables of the current build (psycopg connection, inside the build's transaction)."""
+    """Read the core tables of the current build (psycopg connection, inside the build's transaction).
+
+    Memory (issue 15): pupils and school units are numbered in SQL (temporary tables) and the per pupil-term
+    numbers stream by binary COPY into the arrays, so no Python object is made per pupil or pupil-term
+    (``fetchall`` of the keyed rows cost ~1.6 KB per pupil, ~2 GB at national scale). Pupils are numbered
+    in key order and units in id order; the old reader numbered both by first appearance in an unordered
+    scan (a plan's row order), so the numbering, and with it the order in which the comparison sums add,
+    is now the same from one run to the next; against the old reader the estimates differ by rounding only
+    (~1e-13 relative, tests/test_effects.py)."""
     term_rows = conn.execute("SELECT term, term_order FROM core.dim_term ORDER BY term_order").fetchall()
     if not term_rows:
         return _empty()
@@ -55,58 +63,134 @@ def read_panel(conn) -> Panel:
     build_terms = sorted(r[0] - first for r in conn.execute(
         "SELECT t.term_order FROM core.build_term b JOIN core.dim_term t ON t.term = b.term").fetchall())
 
-    measures = conn.execute(
-        """SELECT m.student_key, t.term_order, m.school_unit_id::text, m.school_year,
-                  m.share_passed, m.merit_value::double precision, m.absence_rate
-             FROM core.pupil_term_measure m
-             JOIN core.dim_term t ON t.term = m.term
-             JOIN core.dim_pupil p ON p.student_key = m.student_key""").fetchall()
-    enrolled = conn.execute(
-        """SELECT DISTINCT e.student_key, t.term_order
-             FROM core.fact_enrollment e
-             JOIN core.dim_term t ON e.start_date <= t.end_date AND e.effective_end_date >= t.start_date""").fetchall()
-    firsts = conn.execute(
-        """SELECT DISTINCT ON (e.student_key) e.student_key, e.programme, e.district,
-                  (SELECT min(t.term_order) FROM core.dim_term t WHERE t.end_date >= e.start_date) AS cohort
-             FROM core.fact_enrollment e
-             JOIN core.dim_pupil p ON p.student_key = e.student_key
-            ORDER BY e.student_key, e.start_date, e.programme""").fetchall()
+    # A failed read leaves the tables to the transaction's rollback (a DROP would fail in an aborted one).
+    conn.execute(f"DROP TABLE IF EXISTS {_PUPIL}, {_UNIT}")
+    # Every pupil of the old reader: with a measure row, or with an enrollment (cohort or not), in dim_pupil.
+    conn.execute(
+        f"""CREATE TEMPORARY TABLE {_PUPIL.split('.')[1]} AS
+            SELECT k.student_key, (row_number() OVER (ORDER BY k.student_key COLLATE "C") - 1)::int4 AS i
+              FROM (SELECT m.student_key
+                      FROM core.pupil_term_measure m
+                      JOIN core.dim_term t ON t.term = m.term
+                      JOIN core.dim_pupil p ON p.student_key = m.student_key
+                    UNION
+                    SELECT e.student_key
+                      FROM core.fact_enrollment e
+                      JOIN core.dim_pupil p ON p.student_key = e.student_key) k""")
+    conn.execute(f"ANALYZE {_PUPIL}")
+    # A unit gets a number only where some pupil-term has both the unit and the school year (as before).
+    conn.execute(
+        f"""CREATE TEMPORARY TABLE {_UNIT.split('.')[1]} AS
+            SELECT x.school_unit_id, (row_number() OVER (ORDER BY x.school_unit_id) - 1)::int8 AS u
+              FROM (SELECT DISTINCT m.school_unit_id
+                      FROM core.pupil_term_measure m
+                      JOIN core.dim_term t ON t.term = m.term
+                      JOIN {_PUPIL} p ON p.student_key = m.student_key
+                     WHERE m.school_unit_id IS NOT NULL AND m.school_year IS NOT NULL) x""")
+    conn.execute(f"ANALYZE {_UNIT}")
+    n = conn.execute(f"SELECT count(*) FROM {_PUPIL}").fetchone()[0]
 
-    keys: dict[str, int] = {}
-    for row in measures:
-        keys.setdefault(row[0], len(keys))
-    for row in firsts:
-        keys.setdefault(row[0], len(keys))
-    n = len(keys)
     outcome = {o: np.full((n, n_terms), np.nan) for o in OUTCOMES}
     cell = np.full((n, n_terms), -1, dtype=np.int64)
     school = np.full((n, n_terms), -1, dtype=np.int64)
-    units: dict[str, int] = {}
-    for key, order, unit, year, share, merit, absence in measures:
-        i, j = keys[key], order - first
-        if share is not None:
-            outcome["share_passed"][i, j] = share
-        if merit is not None:
-            outcome["merit_value"][i, j] = merit
-        if absence is not None:
-            outcome["absence_rate"][i, j] = absence
-        if unit is not None and year is not None:
-            u = units.setdefault(unit, len(units))
-            school[i, j] = u
-            cell[i, j] = u * _YEARS + year
+    # Unknowns are sent as the arrays' fill values (NaN, -1), so every COPY row has the same width.
+    for a in _copy_arrays(conn, f"""
+            SELECT p.i, (t.term_order - {first})::int4,
+                   coalesce(u.u * {_YEARS} + m.school_year, -1)::int8, coalesce(u.u, -1)::int8,
+                   coalesce(m.share_passed, 'NaN'), coalesce(m.merit_value::double precision, 'NaN'),
+                   coalesce(m.absence_rate, 'NaN')
+              FROM core.pupil_term_measure m
+              JOIN core.dim_term t ON t.term = m.term
+              JOIN {_PUPIL} p ON p.student_key = m.student_key
+              LEFT JOIN {_UNIT} u ON u.school_unit_id = m.school_unit_id AND m.school_year IS NOT NULL""",
+                          (">i4", ">i4", ">i8", ">i8", ">f8", ">f8", ">f8")):
+        i, j = a["v0"], a["v1"]
+        cell[i, j] = a["v2"]
+        school[i, j] = a["v3"]
+        for o, v in zip(OUTCOMES, ("v4", "v5", "v6")):
+            outcome[o][i, j] = a[v]
     in_programme = np.zeros((n, n_terms), dtype=bool)
-    for key, order in enrolled:
-        if key in keys:
-            in_programme[keys[key], order - first] = True
-    firsts = [r for r in firsts if r[3] is not None]
+    for a in _copy_arrays(conn, f"""
+            SELECT p.i, (t.term_order - {first})::int4
+              FROM core.fact_enrollment e
+              JOIN core.dim_term t ON e.start_date <= t.end_date AND e.effective_end_date >= t.start_date
+              JOIN {_PUPIL} p ON p.student_key = e.student_key""", (">i4", ">i4")):
+        in_programme[a["v0"], a["v1"]] = True
+
+    # Participants only (a fraction of the pupils), in key order as before; the programme and district
+    # strings are shared between rows, not one object per participant.
+    part_pupil, part_cohort, part_programme, part_district = [], [], [], []
+    strings: dict = {}
+    with conn.cursor() as cur, cur.copy(
+            f"""COPY (SELECT p.i, f.cohort - {first}, f.programme, f.district
+                        FROM (SELECT DISTINCT ON (e.student_key) e.student_key, e.programme, e.district,
+                                     (SELECT min(t.term_order) FROM core.dim_term t
+                                       WHERE t.end_date >= e.start_date) AS cohort
+                                FROM core.fact_enrollment e
+                                JOIN core.dim_pupil d ON d.student_key = e.student_key
+                               ORDER BY e.student_key, e.start_date, e.programme) f
+                        JOIN {_PUPIL} p ON p.student_key = f.student_key
+                       WHERE f.cohort IS NOT NULL
+                       ORDER BY f.student_key) TO STDOUT""") as copy:
+        copy.set_types(["int4", "int4", "text", "text"])
+        for i, g, prog, dist in copy.rows():
+            part_pupil.append(i)
+            part_cohort.append(g)
+            part_programme.append(strings.setdefault(prog, prog))
+            part_district.append(strings.setdefault(dist, dist))
+    conn.execute(f"DROP TABLE {_PUPIL}, {_UNIT}")
     return Panel(
         terms=names, build_terms=build_terms, outcome=outcome, cell=cell, school=school,
         in_programme=in_programme,
-        part_pupil=np.array([keys[r[0]] for r in firsts], dtype=np.int64),
-        part_cohort=np.array([r[3] - first for r in firsts], dtype=np.int64),
-        part_programme=np.array([r[1] for r in firsts], dtype=object),
-        part_district=np.array([r[2] for r in firsts], dtype=object),
+        part_pupil=np.array(part_pupil, dtype=np.int64),
+        part_cohort=np.array(part_cohort, dtype=np.int64),
+        part_programme=np.array(part_programme, dtype=object),
+        part_district=np.array(part_district, dtype=object),
     )
+
+
+_PUPIL = "pg_temp.effects_panel_pupil"   # student_key -> pupil index
+_UNIT = "pg_temp.effects_panel_unit"     # school_unit_id -> unit code
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def _copy_arrays(conn, query: str, types: tuple[str, ...], chunk: int = 1 << 20):
+    """Stream a query's rows by binary COPY as numpy record arrays (fields v0, v1, ...) of about ``chunk``
+    bytes each. Every column must be NOT NULL and of the fixed-width type given (big-endian numpy codes):
+    then a row is a fixed number of bytes and a block parses in one call, without a Python object per row."""
+    fields = [("n", ">i2")]
+    for k, t in enumerate(types):
+        fields += [(f"l{k}", ">i4"), (f"v{k}", t)]
+    row = np.dtype(fields)
+    buf = bytearray()
+    header = False
+    with conn.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)") as copy:
+        for block in copy:
+            buf += block
+            if not header:
+                if len(buf) < 19 or len(buf) < 19 + int.from_bytes(buf[15:19], "big"):
+                    continue
+                if bytes(buf[:11]) != _COPY_SIGNATURE:
+                    raise ValueError("not a binary COPY stream")
+                del buf[:19 + int.from_bytes(buf[15:19], "big")]
+                header = True
+            if len(buf) >= chunk:
+                yield _rows(buf, row, types)
+        if len(buf) >= row.itemsize:
+            yield _rows(buf, row, types)
+    if bytes(buf) != b"\xff\xff":
+        raise ValueError("binary COPY stream ended mid-row (a NULL or a column of another type?)")
+
+
+def _rows(buf: bytearray, row: np.dtype, types: tuple[str, ...]) -> np.ndarray:
+    """The whole rows at the start of ``buf`` (removed from it), checked field by field."""
+    k = len(buf) // row.itemsize
+    a = np.frombuffer(bytes(buf[:k * row.itemsize]), dtype=row)
+    del buf[:k * row.itemsize]
+    widths = [np.dtype(t).itemsize for t in types]
+    if (a["n"] != len(types)).any() or any((a[f"l{j}"] != w).any() for j, w in enumerate(widths)):
+        raise ValueError("binary COPY row of an unexpected shape (a NULL or a column of another type?)")
+    return a
 
 
 def _empty() -> Panel:
@@ -162,11 +246,13 @@ def cells(panel: Panel, outcome: str, baseline: int, event: int) -> Cells:
         idx = idx[order]
         ids, starts, counts = np.unique(c_g[idx], return_index=True, return_counts=True)
         sums = np.add.reduceat(dy[idx], starts) if idx.size else np.zeros(0)
+        # kept per cohort for the rare exact distinct count: 4 bytes a pupil, not 8 (issue 15)
+        held = idx.astype(np.int32) if panel.cell.shape[0] < 2 ** 31 else idx
         have = {}
         for cid, st, cnt, sm in zip(ids.tolist(), starts.tolist(), counts.tolist(), sums.tolist()):
             k = int(g) * big + cid
             comp[k] = (cnt, sm)
-            comp_pupils[k] = idx[st:st + cnt]
+            comp_pupils[k] = held[st:st + cnt]
             have[cid] = True
         pupils = panel.part_pupil[mine]
         pc = c_g[pupils]
