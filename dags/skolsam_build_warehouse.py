@@ -43,10 +43,14 @@ def skolsam_build_warehouse():
 
     @task
     def staging_quality_gate() -> dict:
+        from skolsam.airflow.preload import gx_preloaded
+
+        preloaded = gx_preloaded()  # asked before this task imports GX: did the worker's preload run?
         from skolsam import services
         from skolsam.airflow import runtime
 
-        return services.staging_quality_gate(runtime.warehouse_url(), runtime.settings())
+        summary = services.staging_quality_gate(runtime.warehouse_url(), runtime.settings())
+        return {**summary, "gx_preloaded": preloaded}
 
     @task
     def match_rate_gate() -> dict:
@@ -69,10 +73,14 @@ def skolsam_build_warehouse():
 
     @task
     def mart_quality_gate(prepared: dict) -> dict:
+        from skolsam.airflow.preload import gx_preloaded
+
+        preloaded = gx_preloaded()  # asked before this task imports GX: did the worker's preload run?
         from skolsam import services
         from skolsam.airflow import runtime
 
-        return services.mart_quality_gate(runtime.warehouse_url(), runtime.settings(), prepared)
+        summary = services.mart_quality_gate(runtime.warehouse_url(), runtime.settings(), prepared)
+        return {**summary, "gx_preloaded": preloaded}
 
     @task
     def publish(prepared: dict) -> dict:

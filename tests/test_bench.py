@@ -17,7 +17,7 @@ from skolsam.bench.stages import PIPELINE, STAGES
 pytestmark = pytest.mark.postgres
 
 DESIGN_FIGURES = ("pupils", "total_seconds", "peak_rss_mb", "extract_records_per_second", "load_seconds",
-                  "copy_seconds", "load_vs_copy", "extract_vs_copy", "total_vs_copy")
+                  "copy_seconds", "load_vs_copy", "extract_vs_copy", "total_vs_copy", "preload_seconds")
 
 
 def _number(value) -> bool:
@@ -78,6 +78,44 @@ def test_every_stage_has_rows_seconds_and_peak_memory(bench_run):
     assert stages["ingest"]["rows"] > 0 and stages["prepare"]["rows"] > 0 and stages["mart_gate"]["rows"] > 0
     assert stages["staging_gate"]["passed"] is True and stages["mart_gate"]["passed"] is True
     assert set(bench_run["copy_seconds_per_table"]) == {t for t, n in staged.items() if n}
+
+
+def test_task_processes_forked_from_a_preloaded_worker(bench_run):
+    """By default every stage's task process is forked from a bench worker that ran the Celery worker's
+    preload (skolsam.airflow.preload): the figures of the preload are printed, and the gates found GX
+    already imported, in the full run and in the daily run."""
+    assert bench_run["task_processes"] == "forked_from_preloaded_worker"
+    assert _number(bench_run["preload_seconds"]) and bench_run["preload_seconds"] > 0
+    assert _number(bench_run["preload_rss_mb"]) and bench_run["preload_failed"] == {}
+    for run in (bench_run["stages"], bench_run["daily"]["stages"]):
+        for name, stage in run.items():
+            assert isinstance(stage["modules_imported_by_task"], int) and stage["modules_imported_by_task"] >= 0, name
+        assert run["staging_gate"]["gx_preloaded"] is True and run["mart_gate"]["gx_preloaded"] is True
+
+
+def test_cold_task_processes_import_everything_themselves(bench_run, tmp_path, monkeypatch, pg_admin_url):
+    """``--cold``: fresh interpreters, no preload; the gate imports GX itself, so it imports more modules than
+    the same gate forked from the preloaded worker (a count of modules, not a timing)."""
+    import contextlib
+    import io
+
+    monkeypatch.setenv("SKOLSAM_HOME", str(tmp_path))
+    monkeypatch.setenv("SKOLSAM_PSEUDONYM_KEY", "51abb5223045da05d7f410b293cabf976685093c7b7860f632f6d0e68e1a169e")
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            code = cli.main(["bench", "--pupils", "300", "--stages", "staging_gate", "--cold", "--json",
+                             "--warehouse-url", pg_admin_url])
+        assert code == 0
+        cold = json.loads(out.getvalue())
+    finally:
+        from skolsam.bench import harness
+
+        harness.drop_database(pg_admin_url, pipeline.database_name())
+    assert cold["task_processes"] == "cold" and cold["preload_seconds"] is None
+    gate = cold["stages"]["staging_gate"]
+    assert gate["gx_preloaded"] is False and gate["setup"] is False
+    assert gate["modules_imported_by_task"] > bench_run["stages"]["staging_gate"]["modules_imported_by_task"]
 
 
 def test_the_daily_run_reads_the_changes_and_reports_its_share(bench_run):

@@ -36,6 +36,8 @@ def test_services_of_the_official_celery_stack(compose):
         env = compose_file.service_environment(name, _full_env())
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert urlsplit(env["AIRFLOW__CELERY__BROKER_URL"]).hostname == "redis", name
+        # The worker preloads GX and skolsam; every component reads the same Celery app config.
+        assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == "skolsam.airflow.celery_config.CELERY_CONFIG", name
     commands = {name: services[name]["command"] for name in AIRFLOW_SERVICES - {"airflow-init"}}
     assert commands == {
         "airflow-apiserver": ["airflow", "api-server"],

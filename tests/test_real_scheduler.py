@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import socket
@@ -195,6 +196,7 @@ def stack(tmp_path_factory, pg_admin_url, redis_url):
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _airflow_db_url(meta_url, "postgresql+psycopg2"),
         "AIRFLOW__CELERY__BROKER_URL": redis_url,
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + _airflow_db_url(meta_url, "postgresql"),
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "skolsam.airflow.celery_config.CELERY_CONFIG",  # as compose
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets_used["JWT secret"],
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
@@ -294,6 +296,19 @@ def test_pipeline_under_the_real_scheduler(stack):
     builds = _wait("the asset-triggered builds", builds_done, procs, 600)
     assert all(r["state"] == "success" for r in builds), [(r["dag_run_id"], r["state"]) for r in builds]
     assert all(r["run_type"] == "asset_triggered" for r in builds)
+
+    # The worker preloaded GX and skolsam before forking (skolsam.airflow.celery_config), and each gate's task
+    # process found GX already imported before its own code imported it (the gate's gx_preloaded flag).
+    worker_log = (stack["root"] / "process-logs" / "celery-worker.log").read_text(errors="replace")
+    assert "skolsam preload:" in worker_log, worker_log[-3000:]
+    assert "failed, left to the tasks" not in worker_log
+    for build in builds:
+        for gate in ("staging_quality_gate", "mart_quality_gate"):
+            xcom = api.get(f"/dags/skolsam_build_warehouse/dagRuns/{build['dag_run_id']}/taskInstances/{gate}"
+                           "/xcomEntries/return_value")
+            # The stored XCom (a JSON string or object, with or without Airflow's serde envelope).
+            text = xcom["value"] if isinstance(xcom["value"], str) else json.dumps(xcom["value"])
+            assert re.search(r'"gx_preloaded":\s*true', text), (build["dag_run_id"], gate, text[:300])
 
     with connect(stack["warehouse_url"]) as conn:
         counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]

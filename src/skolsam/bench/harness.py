@@ -3,7 +3,9 @@ database, the plain-COPY baseline, the staged row counts and the DAG parse times
 
 Peak RSS is the kernel's high-water mark of the child's own memory (``VmHWM``, read by the child as it
 ends, with its own children's ``ru_maxrss``), not sampled, so a stage's figure is that of its process
-alone, as an Airflow task's would be. The child's ``ru_maxrss`` from ``os.wait4`` is kept beside it
+alone, as an Airflow task's would be. A task process forked from the bench worker (the default) starts
+with the worker's resident pages (the preloaded modules, shared copy-on-write) in that figure, as a task
+forked from a Celery worker does. The child's ``ru_maxrss`` from ``os.wait4`` is kept beside it
 (``rusage_maxrss_mb``): Linux carries the parent's RSS at the fork into it, so for a small stage it shows
 the bench parent's size; for a large one the two agree.
 
@@ -35,26 +37,31 @@ class StageFailed(RuntimeError):
     """A bench stage's child process failed; the message holds the end of its output."""
 
 
-def run_child(name: str, args: dict, log, *, label: str | None = None) -> tuple[dict, dict]:
-    """Run stage ``name`` in a child process. Returns (the figures: seconds, peak RSS, rows, details; the
-    stage's whole result, for the stages after it)."""
+def _cold_child(name: str, args: dict) -> tuple[float, int, list[str], int]:
+    """Stage ``name`` in a fresh interpreter (``--cold``): (seconds, exit code, output lines, ru_maxrss kB)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "skolsam.bench.stages", name, json.dumps(args)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     out_lines = list(proc.stdout)
     _, status, rusage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise StageFailed(f"bench stage {name} failed (exit {proc.returncode}):\n" + "".join(out_lines[-30:]))
+    return time.perf_counter() - t0, os.waitstatus_to_exitcode(status), out_lines, rusage.ru_maxrss
+
+
+def run_child(name: str, args: dict, log, *, label: str | None = None, worker=None) -> tuple[dict, dict]:
+    """Run stage ``name`` in a task process: forked from ``worker`` (a :class:`.worker.ForkingWorker`, the
+    deployed executor's model) or, without one, a fresh interpreter. Returns (the figures: seconds, peak
+    RSS, rows, details; the stage's whole result, for the stages after it)."""
+    wall, code, out_lines, maxrss_kb = (worker.run if worker is not None else _cold_child)(name, args)
+    if code != 0:
+        raise StageFailed(f"bench stage {name} failed (exit {code}):\n" + "".join(out_lines[-30:]))
     result = next(json.loads(line[len("BENCH_RESULT "):]) for line in out_lines if line.startswith("BENCH_RESULT "))
     figures = {
-        "seconds": round(wall, 2),                            # the task: process start, imports, the call
+        "seconds": round(wall, 2),   # the task process: its start (fork or interpreter), imports, the call
         "call_seconds": round(result.pop("seconds"), 2),      # the service call alone
         "rows": result.pop("rows", None),
         "peak_rss_mb": round(result.pop("peak_rss_kb") / 1024, 1),
-        "rusage_maxrss_mb": round(rusage.ru_maxrss / 1024, 1),
+        "rusage_maxrss_mb": round(maxrss_kb / 1024, 1),
         **{k: v for k, v in result.items() if k not in ("build_id", "run_id", "terms", "staging_version")},
     }
     rows = "" if figures["rows"] is None else f"{figures['rows']:>11,} rows"

@@ -1,8 +1,10 @@
 """``skolsam bench``: the pipeline at a given size, stage by stage, against a plain COPY in the same run.
 
 The stand-in SS 12000 server runs in a process of its own over a generated city (cached under
-``$SKOLSAM_HOME/bench``); each stage (:mod:`.stages`) runs in a child process through the same
-``skolsam.services`` call its DAG task makes; then the staged rows are copied with a plain COPY
+``$SKOLSAM_HOME/bench``); each stage (:mod:`.stages`) runs in a task process through the same
+``skolsam.services`` call its DAG task makes, forked from a bench worker that preloaded what the Celery
+worker preloads (:mod:`.worker`; ``preload_seconds``, outside the pipeline as a worker's start is), or with
+``cold=True`` a fresh interpreter per stage; then the staged rows are copied with a plain COPY
 (:func:`.harness.copy_baseline`) in the same database, so the ratios compare like with like on a noisy
 machine:
 
@@ -21,6 +23,7 @@ on a day of the dataset's last term): ``daily_vs_full`` is its total over the fu
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from pathlib import Path
@@ -30,6 +33,7 @@ from ..settings import project_home
 from ..warehouse import connection, migrate
 from . import harness
 from .stages import NEEDS, PIPELINE, STAGES
+from .worker import ForkingWorker
 
 
 
@@ -85,7 +89,7 @@ def dataset_for(pupils: int, seed: int, terms: list[str], log, *, stream: bool =
     return dataset, round(time.perf_counter() - t0, 2)
 
 
-def _run_stages(names: list[str], args: dict, log, label: str = "") -> dict[str, dict]:
+def _run_stages(names: list[str], args: dict, log, label: str = "", worker=None) -> dict[str, dict]:
     out: dict[str, dict] = {}
     results: dict[str, dict] = {}
     for name in names:
@@ -97,19 +101,19 @@ def _run_stages(names: list[str], args: dict, log, label: str = "") -> dict[str,
         if name == "prepare" and "staging_gate" in results:
             args = {**args, "staging_version": results["staging_gate"]["staging_version"]}
         if name == "extract" and len(args["base_urls"]) > 1:
-            out[name] = _extract_sources(args, log, label)
+            out[name] = _extract_sources(args, log, label, worker)
             continue
-        out[name], results[name] = harness.run_child(name, args, log, label=label + name)
+        out[name], results[name] = harness.run_child(name, args, log, label=label + name, worker=worker)
     return out
 
 
-def _extract_sources(args: dict, log, label: str) -> dict:
+def _extract_sources(args: dict, log, label: str, worker=None) -> dict:
     """One extract task per school system, one after the other (as their DAGs would on one worker slot),
     summed into the extract stage; each source's own figures under ``sources``."""
     per: dict[str, dict] = {}
     for sid, url in args["base_urls"].items():
         per[sid], _ = harness.run_child("extract", {**args, "base_url": url, "source": sid}, log,
-                                        label=f"{label}extract {sid}")
+                                        label=f"{label}extract {sid}", worker=worker)
     entities: dict[str, dict] = {}
     for fig in per.values():
         for entity, e in fig["entities"].items():
@@ -135,7 +139,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def run_bench(pupils: int = 100000, seed: int = 1, terms: list[str] | None = None,
               warehouse_url: str | None = None, *, stages: Sequence[str] | None = None, sources: int = 1,
               daily: bool = False, grade_share: float = 0.005, keep_database: bool = True, stream: bool = False,
-              log=print) -> dict:
+              cold: bool = False, log=print) -> dict:
     check_sources(sources, daily=daily, stream=stream)
     terms = terms or ["HT2025", "VT2026"]
     names, wanted = choose_stages(stages)
@@ -157,13 +161,18 @@ def run_bench(pupils: int = 100000, seed: int = 1, terms: list[str] | None = Non
         shutil.copy2(f, landing / f.name)
     log(f"warehouse: {connection.redact(url)}; load average {harness.machine()['load_average']}")
     args = {"url": url, "landing": str(landing), "terms": terms, "term": terms[-1], "full_refresh": True}
-    ran, index_seconds = _served(dataset, names, args, log, sources=sources)
-    # The baseline right after the full run (before the daily run adds to the database): like with like.
-    staged = harness.staged_tables(url)
-    copies, bare = harness.copy_baseline(url, [t for t, n in staged.items() if n], home)
-    log(f"  {'plain COPY':<16} {sum(copies.values()):>8.2f} s   of {sum(staged.values()):,} staged rows "
-        f"({sum(bare.values()):.2f} s into tables without indexes)")
-    daily_result = _daily(dataset, url, args, seed, grade_share, ran, log) if daily else None
+    with contextlib.ExitStack() as stack:
+        worker = None if cold else stack.enter_context(ForkingWorker())  # preloaded, as a Celery worker is
+        if worker is not None:
+            log(f"  {'worker_preload':<16} {worker.preload['seconds']:>8.2f} s   (once per worker, outside the "
+                f"pipeline; RSS {worker.preload['rss_mb']} MB; {len(worker.preload['failed'])} modules failed)")
+        ran, index_seconds = _served(dataset, names, args, log, sources=sources, worker=worker)
+        # The baseline right after the full run (before the daily run adds to the database): like with like.
+        staged = harness.staged_tables(url)
+        copies, bare = harness.copy_baseline(url, [t for t, n in staged.items() if n], home)
+        log(f"  {'plain COPY':<16} {sum(copies.values()):>8.2f} s   of {sum(staged.values()):,} staged rows "
+            f"({sum(bare.values()):.2f} s into tables without indexes)")
+        daily_result = _daily(dataset, url, args, seed, grade_share, ran, log, worker) if daily else None
     copy_seconds = round(sum(copies.values()), 3)
     load_copy = round(sum(copies.get(t, 0.0) for t in harness.LOAD_ENTITIES.values()), 3)
     bare_seconds = round(sum(bare.values()), 3)
@@ -179,6 +188,11 @@ def run_bench(pupils: int = 100000, seed: int = 1, terms: list[str] | None = Non
     total = _sum(ran, [n for n in PIPELINE if n in wanted])
     result = {
         "pupils": pupils, "seed": seed, "terms": terms, "sources": sources, "streamed_dataset": stream,
+        # How the task processes started: forked from a preloaded worker (the CeleryExecutor's way) or cold.
+        "task_processes": "cold" if cold else "forked_from_preloaded_worker",
+        "preload_seconds": None if cold else worker.preload["seconds"],
+        "preload_failed": None if cold else worker.preload["failed"],
+        "preload_rss_mb": None if cold else worker.preload["rss_mb"],  # in every stage's peak_rss_mb
         "dataset": str(dataset),
         "stages_run": [n for n in names if n in wanted],
         "pipeline_complete": pipeline_complete,
@@ -220,7 +234,7 @@ def run_bench(pupils: int = 100000, seed: int = 1, terms: list[str] | None = Non
 
 
 def _served(dataset: Path, names: list[str], args: dict, log, label: str = "",
-            sources: int = 1) -> tuple[dict[str, dict], float]:
+            sources: int = 1, worker=None) -> tuple[dict[str, dict], float]:
     """The stand-in over ``dataset`` (one server per school system if it holds several) while the stages run."""
     import contextlib
 
@@ -236,11 +250,12 @@ def _served(dataset: Path, names: list[str], args: dict, log, label: str = "",
         index_seconds = round(time.perf_counter() - t0, 2)
         log(f"  {'server_index':<16} {index_seconds:>8.2f} s   (the stand-in's one-off index, outside the pipeline)")
         first = next(iter(urls.values()))
-        ran = _run_stages(names, {**args, "base_url": first, "base_urls": urls}, log, label)
+        ran = _run_stages(names, {**args, "base_url": first, "base_urls": urls}, log, label, worker)
     return ran, index_seconds
 
 
-def _daily(dataset: Path, url: str, args: dict, seed: int, grade_share: float, full: dict, log) -> dict:
+def _daily(dataset: Path, url: str, args: dict, seed: int, grade_share: float, full: dict, log,
+           worker=None) -> dict:
     """One school day on the loaded city, through the incremental pipeline (the stages of PIPELINE)."""
     from ..standin.bench import make_daily_dataset
 
@@ -250,7 +265,7 @@ def _daily(dataset: Path, url: str, args: dict, seed: int, grade_share: float, f
     log(f"daily: {change['grades_changed']} grades changed, {change['attendance_added']} attendance records of "
         f"{change['day']} added ({time.perf_counter() - t0:.1f} s, outside the run)")
     daily_args = {**args, "full_refresh": False}
-    ran, index_seconds = _served(day_set, list(PIPELINE), daily_args, log, "daily ")
+    ran, index_seconds = _served(day_set, list(PIPELINE), daily_args, log, "daily ", worker=worker)
     total = _sum(ran, PIPELINE)
     remove_with_index(day_set)
     return {"change": change, "server_index_seconds": index_seconds, "total_seconds": total,

@@ -1,5 +1,7 @@
-"""The bench's stages, child side: each runs in a process of its own (``python -m skolsam.bench.stages NAME
-ARGS``), as an Airflow task would, and calls the same ``skolsam.services`` entry point the DAG task calls.
+"""The bench's stages, child side: each runs in a task process of its own, as an Airflow task would, and
+calls the same ``skolsam.services`` entry point the DAG task calls: by default a process forked from the
+bench worker (:mod:`.worker`, preloaded as the Celery worker is), with ``--cold`` a fresh interpreter
+(``python -m skolsam.bench.stages NAME ARGS``).
 
 A stage prints one line ``BENCH_RESULT {json}``: ``rows`` (what it read or wrote), ``seconds`` (the service
 call alone, without the interpreter's start and imports) and a few details (per entity, per suite, per
@@ -47,6 +49,7 @@ def _extract(args: dict, settings, pseudonymiser) -> dict:
 
 
 def run_stage(name: str, args: dict) -> dict:
+    gx_preloaded = "great_expectations" in sys.modules  # asked first, as the build DAG's gate tasks ask it
     from .. import services
     from ..pseudonym import Pseudonymiser, load_key
     from ..settings import Settings
@@ -64,7 +67,8 @@ def run_stage(name: str, args: dict) -> dict:
     if name == "staging_gate":
         out = services.staging_quality_gate(url, settings)
         return {"seconds": time.perf_counter() - t0, "checks": out["checks"], "passed": out["passed"],
-                "suite_seconds": out["suite_seconds"], "staging_version": out["staging_version"]}
+                "suite_seconds": out["suite_seconds"], "staging_version": out["staging_version"],
+                "gx_preloaded": gx_preloaded}
     if name == "match_rate":
         out = services.match_rate_gate(url, settings)
         return {"seconds": time.perf_counter() - t0, "staging_version": out["staging_version"]}
@@ -78,7 +82,8 @@ def run_stage(name: str, args: dict) -> dict:
     if name == "mart_gate":
         out = services.mart_quality_gate(url, settings, args["prepared"])
         return {"rows": args["prepared"].get("mart_rows"), "seconds": time.perf_counter() - t0,
-                "checks": out["checks"], "passed": out["passed"], "suite_seconds": out["suite_seconds"]}
+                "checks": out["checks"], "passed": out["passed"], "suite_seconds": out["suite_seconds"],
+                "gx_preloaded": gx_preloaded}
     if name == "publish":
         out = services.publish(url, args["prepared"])
         return {"rows": args["prepared"].get("mart_rows"), "seconds": time.perf_counter() - t0,
@@ -110,8 +115,10 @@ def own_peak_rss_kb() -> int:
 
 def main() -> None:
     name, raw = sys.argv[1], sys.argv[2]
+    before = set(sys.modules)
     result = run_stage(name, json.loads(raw))
     result["peak_rss_kb"] = own_peak_rss_kb()
+    result["modules_imported_by_task"] = len(set(sys.modules) - before)  # cold: every import is the task's
     print("BENCH_RESULT " + json.dumps(result, default=str), flush=True)
 
 

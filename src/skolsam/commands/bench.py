@@ -1,4 +1,4 @@
-"""skolsam bench [--pupils N] [--stages a,b] [--sources N] [--daily] [--growth [--sizes ...]] [--json]"""
+"""skolsam bench [--pupils N] [--stages a,b] [--sources N] [--daily] [--growth [--sizes ...]] [--cold] [--json]"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ NAME = "bench"
 HELP = ("Run the pipeline at a given size (default city scale) and print time, rows and peak memory per stage, "
         "and its ratios to a plain COPY of the same rows.")
 
-SUMMARY = ("pupils", "total_seconds", "peak_rss_mb", "extract_records", "extract_records_per_second",
+SUMMARY = ("pupils", "task_processes", "preload_seconds", "total_seconds", "peak_rss_mb", "extract_records", "extract_records_per_second",
            "extract_seconds", "load_seconds", "load_copy_seconds", "copy_seconds", "load_vs_copy",
            "extract_vs_copy", "total_vs_copy", "daily_seconds", "daily_vs_full", "dag_parse_seconds_max")
 
@@ -36,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-dir", type=Path, help="where --growth writes growth.json and growth.png "
                                                 "(default $SKOLSAM_HOME/bench/growth)")
     p.add_argument("--warehouse-url", help="PostgreSQL server to use (a database skolsam_bench_<hash of SKOLSAM_HOME> is recreated)")
+    p.add_argument("--cold", action="store_true",
+                   help="start each stage's task process as a fresh interpreter that imports everything itself, "
+                        "instead of forking it from a bench worker that preloaded GX and skolsam (as the "
+                        "Celery worker does, skolsam.airflow.celery_config)")
     p.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
 
 
@@ -44,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from ..settings import project_home
 
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else (lambda m: print(m, flush=True))
-    options = dict(seed=args.seed, terms=args.terms.split(","), warehouse_url=args.warehouse_url, sources=args.sources)
+    options = dict(seed=args.seed, terms=args.terms.split(","), warehouse_url=args.warehouse_url, sources=args.sources,
+                   cold=args.cold)
     if args.stages:
         options["stages"] = args.stages.split(",")
     try:
