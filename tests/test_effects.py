@@ -199,15 +199,9 @@ def test_no_shown_estimate_rests_on_fewer_than_the_threshold(effect_city):
 def _reference_read_panel(conn):
     """The reader before issue 15 (fetchall and a dict of keys), kept here as the reference; also returns
     its pupil keys and unit ids in the order it numbered them (first appearance)."""
-    from skolsam.effects.panel import _YEARS, OUTCOMES, Panel
-    term_rows = conn.execute("SELECT term, term_order FROM core.dim_term ORDER BY term_order").fetchall()
-    first = term_rows[0][1]
-    n_terms = term_rows[-1][1] - first + 1
-    names = [""] * n_terms
-    for name, order in term_rows:
-        names[order - first] = name
-    build_terms = sorted(r[0] - first for r in conn.execute(
-        "SELECT t.term_order FROM core.build_term b JOIN core.dim_term t ON t.term = b.term").fetchall())
+    from skolsam.effects.panel import _YEARS, OUTCOMES, Panel, term_axis
+    names, first, build_terms = term_axis(conn)  # unchanged by issue 15: shared with the reader under test
+    n_terms = len(names)
     measures = conn.execute(
         """SELECT m.student_key, t.term_order, m.school_unit_id::text, m.school_year,
                   m.share_passed, m.merit_value::double precision, m.absence_rate

@@ -236,8 +236,6 @@ def run_bench(pupils: int = 100000, seed: int = 1, terms: list[str] | None = Non
 def _served(dataset: Path, names: list[str], args: dict, log, label: str = "",
             sources: int = 1, worker=None) -> tuple[dict[str, dict], float]:
     """The stand-in over ``dataset`` (one server per school system if it holds several) while the stages run."""
-    import contextlib
-
     from ..standin.running import running_server, running_sources
 
     t0 = time.perf_counter()

@@ -42,6 +42,21 @@ class Panel:
     part_district: np.ndarray      # object: district
 
 
+def term_axis(conn) -> tuple[list[str], int, list[int]] | None:
+    """The panel's term axis: (names by index, the first term_order, the build's term indexes), or None
+    without terms. Index = term_order - first, so gaps in the calendar file leave empty names."""
+    term_rows = conn.execute("SELECT term, term_order FROM core.dim_term ORDER BY term_order").fetchall()
+    if not term_rows:
+        return None
+    first = term_rows[0][1]
+    names = [""] * (term_rows[-1][1] - first + 1)
+    for name, order in term_rows:
+        names[order - first] = name
+    build_terms = sorted(r[0] - first for r in conn.execute(
+        "SELECT t.term_order FROM core.build_term b JOIN core.dim_term t ON t.term = b.term").fetchall())
+    return names, first, build_terms
+
+
 def read_panel(conn) -> Panel:
     """Read the core tables of the current build (psycopg connection, inside the build's transaction).
 
@@ -52,16 +67,11 @@ def read_panel(conn) -> Panel:
     scan (a plan's row order), so the numbering, and with it the order in which the comparison sums add,
     is now the same from one run to the next; against the old reader the estimates differ by rounding only
     (~1e-13 relative, tests/test_effects.py)."""
-    term_rows = conn.execute("SELECT term, term_order FROM core.dim_term ORDER BY term_order").fetchall()
-    if not term_rows:
+    axis = term_axis(conn)
+    if axis is None:
         return _empty()
-    first = term_rows[0][1]
-    n_terms = term_rows[-1][1] - first + 1
-    names = [""] * n_terms
-    for name, order in term_rows:
-        names[order - first] = name
-    build_terms = sorted(r[0] - first for r in conn.execute(
-        "SELECT t.term_order FROM core.build_term b JOIN core.dim_term t ON t.term = b.term").fetchall())
+    names, first, build_terms = axis
+    n_terms = len(names)
 
     # A failed read leaves the tables to the transaction's rollback (a DROP would fail in an aborted one).
     conn.execute(f"DROP TABLE IF EXISTS {_PUPIL}, {_UNIT}")
