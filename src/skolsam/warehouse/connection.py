@@ -23,8 +23,26 @@ def libpq_url(url: str) -> str:
 
 
 def sqlalchemy_url(url: str) -> str:
-    url = libpq_url(url)
+    url = _socket_host_as_query(libpq_url(url))
     return "postgresql+psycopg://" + url[len("postgresql://"):] if url.startswith("postgresql://") else url
+
+
+def _socket_host_as_query(url: str) -> str:
+    """A Unix-socket folder given as a percent-encoded host (``postgresql://u:p@%2Ftmp%2Fpg:5432/db``, what
+    an Airflow Connection's ``get_uri()`` makes of host ``/tmp/pg``) moved to ``?host=/tmp/pg&port=5432``.
+    libpq decodes such a host, SQLAlchemy does not (it would look the name ``%2Ftmp%2Fpg`` up in DNS), and the
+    quality gates reach the warehouse through SQLAlchemy."""
+    from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    at = parts.netloc.rfind("@")
+    userinfo, hostport = (parts.netloc[:at + 1], parts.netloc[at + 1:]) if at >= 0 else ("", parts.netloc)
+    host, _, port = hostport.partition(":") if not hostport.startswith("[") else (hostport, "", "")
+    if not host.upper().startswith("%2F"):
+        return url
+    extra = f"host={quote(unquote(host), safe='/')}" + (f"&port={port}" if port else "")
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, userinfo, parts.path, query, parts.fragment))
 
 
 def resolve_url(explicit: str | None = None) -> str:
