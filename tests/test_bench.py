@@ -128,6 +128,11 @@ def test_the_daily_run_reads_the_changes_and_reports_its_share(bench_run):
     assert grades["records"] == change["grades_changed"]  # past the watermark: the changed grades, no others
     assert daily["stages"]["extract"]["entities"]["persons"]["records"] == 0
     assert daily["stages"]["ingest"]["rows"] == 0  # no new list in the landing folder
+    # The last school day of VT2026: HT2025 closed long before, so only VT2026's attendance is read again.
+    assert change["day"] == "2026-06-12" and daily["terms"] == pipeline.daily_terms(change["day"]) == ["VT2026"]
+    full = bench_run["stages"]["extract"]["entities"]["aggregatedAttendance"]["records"]
+    again = daily["stages"]["extract"]["entities"]["aggregatedAttendance"]["records"]
+    assert 0 < again < full  # one term's windows of two (the day's records are inside VT2026's window)
 
 
 def test_growth_table_and_plot_from_runs(bench_run, tmp_path):

@@ -312,6 +312,25 @@ def test_terms_read_first_daily_and_backfill():
         ex.resolve_terms(["HT1999"], calendar)
 
 
+def test_a_closed_term_is_read_again_only_within_the_reread_days():
+    from skolsam.terms import load_calendar
+
+    calendar = load_calendar()
+    ht2025_end = next(t.end for t in calendar if t.name == "HT2025")
+    daily = lambda today, days: [t.name for t in ex.resolve_terms(None, calendar, today=today, reread_days=days)]  # noqa: E731
+    # Within the days after HT2025's last day: still read with VT2026 (late corrections) ...
+    assert daily(ht2025_end + dt.timedelta(days=30), 30) == ["HT2025", "VT2026"]
+    # ... the day after: closed, only the term in progress.
+    assert daily(ht2025_end + dt.timedelta(days=31), 30) == ["VT2026"]
+    # Between terms the last started term is the current one, the one before it closed long ago.
+    assert daily(dt.date(2026, 7, 1), 30) == ["VT2026"]
+    # The setting is what decides (a long one keeps both), and a backfill or a first read is not affected.
+    assert daily(dt.date(2026, 7, 1), 365) == ["HT2025", "VT2026"]
+    assert [t.name for t in ex.resolve_terms("HT2025", calendar, today=dt.date(2026, 7, 1), reread_days=0)] == ["HT2025"]
+    first = ex.resolve_terms(None, calendar, today=dt.date(2026, 7, 1), first=True, reread_days=0)
+    assert "HT2025" in [t.name for t in first]
+
+
 def test_generated_dataset_end_to_end(warehouse_url, tmp_path, pseudonymiser):
     from skolsam.generate import generate_dataset
 

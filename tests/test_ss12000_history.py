@@ -53,16 +53,21 @@ def test_first_run_reads_every_term_from_the_history_start(warehouse_url, server
     assert sorted(_coverage(warehouse_url, "grades")) == sorted(expected) and g["terms_covered"] == expected
 
 
-def test_a_daily_run_reads_the_current_and_previous_term(warehouse_url, server, pseudonymiser):
-    extract_entity("aggregatedAttendance", warehouse_url, _api(server), pseudonymiser, settings=SETTINGS)
+@pytest.mark.parametrize("reread_days", [30, 400])
+def test_a_daily_run_reads_the_current_term_and_the_previous_one_until_it_closed(warehouse_url, server,
+                                                                                  pseudonymiser, reread_days):
+    settings = Settings.load({"history_start_term": "HT2024", "closed_term_reread_days": reread_days})
+    extract_entity("aggregatedAttendance", warehouse_url, _api(server), pseudonymiser, settings=settings)
     first_runs = _coverage(warehouse_url)
-    daily = extract_entity("aggregatedAttendance", warehouse_url, _api(server), pseudonymiser, settings=SETTINGS)
-    started = [t.name for t in load_calendar() if t.start <= dt.date.today()]
-    assert daily["terms_covered"] == started[-2:]
+    daily = extract_entity("aggregatedAttendance", warehouse_url, _api(server), pseudonymiser, settings=settings)
+    started = [t for t in load_calendar() if t.start <= dt.date.today()]
+    previous_open = (dt.date.today() - started[-2].end).days <= reread_days
+    read = [t.name for t in started[-2:]] if previous_open else [started[-1].name]
+    assert daily["terms_covered"] == read
     after = _coverage(warehouse_url)
-    for term in started[-2:]:
+    for term in read:
         assert after[term][3] == daily["run_id"]
-    assert all(after[t] == first_runs[t] for t in after if t not in started[-2:])  # older terms untouched
+    assert all(after[t] == first_runs[t] for t in after if t not in read)  # older (closed) terms untouched
 
 
 def test_a_backfill_of_named_terms_changes_nothing_when_run_again(warehouse_url, server, pseudonymiser):

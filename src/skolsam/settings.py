@@ -76,6 +76,10 @@ class Settings:
     # First term the warehouse reports on (e.g. HT2023); empty: the first term of the term calendar. A source's
     # first extract reads every term from it on, attendance windows included (DESIGN 3.1.3).
     history_start_term: str = ""
+    # Days after a term's last day during which a later run still reads its attendance again (registrations
+    # corrected after the term); past them the term is closed and only the term in progress is read, until a
+    # backfill names it (DESIGN 3.1.3). 30 days span the Christmas break and the first weeks of the summer.
+    closed_term_reread_days: int = 30
     # --- security & intake (issue 17) ---
     # Largest enrollment list (CSV or .xlsx) the intake reads, in bytes. A larger file is rejected whole
     # (reason file_too_large) after a checksum pass in chunks, never read into memory; a real list of a few

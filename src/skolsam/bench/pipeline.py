@@ -17,8 +17,8 @@ machine:
   not), over the same COPY.
 
 ``daily=True`` then applies one school day (:func:`skolsam.standin.bench.make_daily_dataset`) and runs the
-same stages incrementally (watermarks; attendance for the current and the previous term, as the DAG reads
-on a day of the dataset's last term): ``daily_vs_full`` is its total over the full run's.
+same stages incrementally (watermarks; attendance of the terms the extract DAG reads on that day, the last
+school day of the dataset's last term: :func:`daily_terms`): ``daily_vs_full`` is its total over the full run's.
 """
 
 from __future__ import annotations
@@ -262,14 +262,31 @@ def _daily(dataset: Path, url: str, args: dict, seed: int, grade_share: float, f
     change = make_daily_dataset(dataset, day_set, grade_share=grade_share, seed=seed)
     log(f"daily: {change['grades_changed']} grades changed, {change['attendance_added']} attendance records of "
         f"{change['day']} added ({time.perf_counter() - t0:.1f} s, outside the run)")
-    daily_args = {**args, "full_refresh": False}
+    # The terms the extract DAG reads on that day (the current one, and the previous one only while it is
+    # within closed_term_reread_days of its end), as it would choose them itself.
+    daily_args = {**args, "full_refresh": False, "terms": daily_terms(change["day"])}
+    log(f"daily: attendance of {', '.join(daily_args['terms'])} read again (the terms the DAG reads on {change['day']})")
     ran, index_seconds = _served(day_set, list(PIPELINE), daily_args, log, "daily ", worker=worker)
     total = _sum(ran, PIPELINE)
     remove_with_index(day_set)
-    return {"change": change, "server_index_seconds": index_seconds, "total_seconds": total,
+    return {"change": change, "terms": daily_args["terms"], "server_index_seconds": index_seconds, "total_seconds": total,
             "peak_rss_mb": max(s["peak_rss_mb"] for s in ran.values()),
             "share_of_full": {n: _ratio(ran[n]["seconds"], full[n]["seconds"]) for n in ran if n in full},
             "stages": ran}
+
+
+def daily_terms(day: str) -> list[str]:
+    """The terms a daily extract on ``day`` reads (:func:`skolsam.ss12000.extract.resolve_terms`)."""
+    import datetime as dt
+
+    from .. import terms as terms_mod
+    from ..settings import Settings
+    from ..ss12000.extract import resolve_terms
+
+    settings = Settings.load()
+    calendar = terms_mod.load_calendar(settings.term_calendar or None)
+    return [t.name for t in resolve_terms(None, calendar, today=dt.date.fromisoformat(day),
+                                          reread_days=settings.closed_term_reread_days)]
 
 
 def remove_with_index(dataset: Path) -> None:

@@ -25,7 +25,7 @@ object's id for non-person entities (only if it is a uuid) or the ``person_ref``
 A watermark over an empty staging table (wiped by hand) is ignored: everything is read again.
 History and backfill (DESIGN 3.1.3, :func:`resolve_terms`): the first read of an entity (no watermark, or a
 full refresh) covers every term from the setting ``history_start_term`` on, later runs the current and the
-previous term, named terms a backfill. Attendance is read per term window (``skolsam.terms`` calendar) for
+previous term (until it has been over for ``closed_term_reread_days``), named terms a backfill. Attendance is read per term window (``skolsam.terms`` calendar) for
 those terms, and each such term's rows in staging are replaced by the new window's rows. Every run records
 per term what it read in ``audit.extract_coverage``; the build turns it into ``core.term_attendance_status``.
 
@@ -79,14 +79,17 @@ class ExtractError(SkolsamError, RuntimeError):
 
 def resolve_terms(terms: Iterable[str] | str | None, calendar: list[terms_mod.TermDates],
                   today: dt.date | None = None, *, first: bool = False,
-                  history_start: str | None = None) -> list[terms_mod.TermDates]:
+                  history_start: str | None = None,
+                  reread_days: int | None = None) -> list[terms_mod.TermDates]:
     """The terms a run reads (DESIGN 3.1.3), in calendar order:
 
     * named ``terms``: those (a backfill);
     * ``first`` (no watermark yet, or a full refresh): every term from ``history_start`` (default the
       calendar's first) to the latest finished one, and the term in progress;
     * otherwise the current term (the one in progress, or between terms the last one started) and the one
-      before it.
+      before it while it ended at most ``reread_days`` ago (``closed_term_reread_days``; None: always).
+      A closed term's attendance no longer changes, and reading it again every day doubled the daily
+      extract of attendance for nothing.
     """
     by_name = terms_mod.calendar_by_name(calendar)
     if terms:
@@ -100,7 +103,10 @@ def resolve_terms(terms: Iterable[str] | str | None, calendar: list[terms_mod.Te
         if history_start and terms_mod.parse_term(history_start).name not in by_name:
             raise ValueError(f"history_start_term {history_start} is not in the term calendar")
         return [t for t in started if t.term.order >= start]
-    return started[-2:]
+    chosen = started[-2:]
+    if reread_days is not None and len(chosen) == 2 and (today - chosen[0].end).days > reread_days:
+        chosen = chosen[1:]
+    return chosen
 
 
 def _record_coverage(conn, entity: str, run: Run, terms: list[terms_mod.TermDates]) -> None:
@@ -182,7 +188,8 @@ def extract_entity(
                 # First read of this source's entity (or a full refresh): the whole history; else the current
                 # and previous term; named terms are a backfill.
                 chosen_terms = resolve_terms(terms, calendar, first=read_from is None,
-                                             history_start=settings.history_start_term or None)
+                                             history_start=settings.history_start_term or None,
+                                             reread_days=settings.closed_term_reread_days)
                 run = Run(entity, conn, load, pseudonymiser, source)
                 run.time_zone = zone
                 run.clock_margin = float(settings.ss12000_clock_margin_seconds)
