@@ -99,6 +99,36 @@ def test_luhn_matches_the_library_on_many_numbers():
             assert identity.parse(format_civic(civic, form)).normalised == civic
 
 
+def _outcome(parse, text, today):
+    try:
+        return parse(text, today)
+    except identity.InvalidIdentity as exc:
+        return exc.reason
+
+
+def test_the_12_digit_path_reads_every_number_as_the_library_does():
+    """identity._parse_long (every person of an extract) against the library's parse, on numbers that are
+    valid, coordination numbers, with a wrong check digit, an impossible or future date, serial 000, and
+    with each separator: the same Identity or the same reason, every time."""
+    rng = random.Random(12000)
+    today = dt.date(2026, 12, 2)
+    seen = {"valid": 0, "pnr_checksum": 0, "pnr_date": 0, "pnr_format": 0}
+    for i in range(20000):
+        year = rng.choice([1899, 1900, 1999, 2000, 2012, 2020, 2026, 2027]) if i % 5 == 0 else rng.randrange(1900, 2027)
+        month = rng.choice([0, 1, 2, 12, 13]) if i % 7 == 0 else rng.randrange(1, 13)
+        day = rng.choice([0, 29, 30, 31, 32, 60, 61, 89, 91, 92]) if i % 3 == 0 else rng.randrange(1, 29) + (60 if i % 4 == 0 else 0)
+        serial = "000" if i % 97 == 0 else f"{rng.randrange(1000):03d}"
+        head = f"{year:04d}{month:02d}{day:02d}{serial}"
+        check = identity.luhn_check_digit(head[2:]) if i % 11 else rng.randrange(10)
+        digits = head + str(check)
+        text = digits if i % 2 else digits[:8] + rng.choice("-+") + digits[8:]
+        fast = _outcome(identity._parse_long, text.replace("-", "").replace("+", ""), today)
+        assert fast == _outcome(identity._parse_with_library, text, today), text
+        assert _outcome(lambda t, d: identity.parse(t, today=d), text, today) == fast
+        seen["valid" if isinstance(fast, identity.Identity) else fast] += 1
+    assert min(seen.values()) > 20, seen  # every outcome was exercised, not only the valid one
+
+
 def test_candidate_pattern_finds_numbers_in_text():
     text = f"rad 3: {BOY[2:8]}-{BOY[8:]} och {GIRL}; kod 12345678"
     found = identity.CANDIDATE.findall(text)
