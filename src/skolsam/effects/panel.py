@@ -29,11 +29,11 @@ _YEARS = 16   # cell id = unit code * _YEARS + school year (years are 0..10)
 
 @dataclass
 class Panel:
-    terms: list[str]               # index -> term name (term_order - first_order)
+    terms: list[str]               # index -> term name (term_order - the panel's first term_order)
     build_terms: list[int]         # indexes of the build's terms
     outcome: dict[str, np.ndarray]  # outcome -> [pupils, terms] float, nan unknown
-    cell: np.ndarray               # [pupils, terms] int64 cell id, -1 unknown
-    school: np.ndarray             # [pupils, terms] int64 school unit code, -1 unknown
+    cell: np.ndarray               # [pupils, terms] int32 cell id, -1 unknown
+    school: np.ndarray             # [pupils, terms] int32 school unit code, -1 unknown
     in_programme: np.ndarray       # [pupils, terms] bool
     # participants (one row each)
     part_pupil: np.ndarray         # pupil index
@@ -71,6 +71,13 @@ def read_panel(conn) -> Panel:
     if axis is None:
         return _empty()
     names, first, build_terms = axis
+    # The columns start where the data can reach (issue 15, memory): two terms (the longest baseline)
+    # before the first term with a measure, a cohort or a build term; the calendar file goes back years
+    # before any of them (HT2019 on, against data from 2024), and every column costs 33 bytes a pupil.
+    # Nothing indexes a term before it (a baseline is at most that far back from a cohort), and the
+    # columns end where the calendar does (an event term beyond it is never due).
+    start = _axis_start(conn, first)
+    names, build_terms, first = names[start - first:], [b - (start - first) for b in build_terms], start
     n_terms = len(names)
 
     # A failed read leaves the tables to the transaction's rollback (a DROP would fail in an aborted one).
@@ -101,20 +108,21 @@ def read_panel(conn) -> Panel:
     n = conn.execute(f"SELECT count(*) FROM {_PUPIL}").fetchone()[0]
 
     outcome = {o: np.full((n, n_terms), np.nan) for o in OUTCOMES}
-    cell = np.full((n, n_terms), -1, dtype=np.int64)
-    school = np.full((n, n_terms), -1, dtype=np.int64)
+    # int32 codes (a unit number times 16 plus a school year: room for 134 M units)
+    cell = np.full((n, n_terms), -1, dtype=np.int32)
+    school = np.full((n, n_terms), -1, dtype=np.int32)
     # Unknowns are sent as the arrays' fill values (NaN, -1), so every COPY row has the same width.
     for a in _copy_arrays(conn, f"""
             SELECT p.i, (t.term_order - {first})::int4,
-                   coalesce(u.u * {_YEARS} + m.school_year, -1)::int8, coalesce(u.u, -1)::int8,
+                   coalesce(u.u * {_YEARS} + m.school_year, -1)::int4, coalesce(u.u, -1)::int4,
                    coalesce(m.share_passed, 'NaN'), coalesce(m.merit_value::double precision, 'NaN'),
                    coalesce(m.absence_rate, 'NaN')
               FROM core.pupil_term_measure m
               JOIN core.dim_term t ON t.term = m.term
               JOIN {_PUPIL} p ON p.student_key = m.student_key
               LEFT JOIN {_UNIT} u ON u.school_unit_id = m.school_unit_id AND m.school_year IS NOT NULL""",
-                          (">i4", ">i4", ">i8", ">i8", ">f8", ">f8", ">f8")):
-        i, j = a["v0"], a["v1"]
+                          (">i4", ">i4", ">i4", ">i4", ">f8", ">f8", ">f8")):
+        i, j = a["v0"], _columns(a["v1"], n_terms)
         cell[i, j] = a["v2"]
         school[i, j] = a["v3"]
         for o, v in zip(OUTCOMES, ("v4", "v5", "v6")):
@@ -125,7 +133,7 @@ def read_panel(conn) -> Panel:
               FROM core.fact_enrollment e
               JOIN core.dim_term t ON e.start_date <= t.end_date AND e.effective_end_date >= t.start_date
               JOIN {_PUPIL} p ON p.student_key = e.student_key""", (">i4", ">i4")):
-        in_programme[a["v0"], a["v1"]] = True
+        in_programme[a["v0"], _columns(a["v1"], n_terms)] = True
 
     # Participants only (a fraction of the pupils), in key order as before; the programme and district
     # strings are shared between rows, not one object per participant.
@@ -157,6 +165,24 @@ def read_panel(conn) -> Panel:
         part_programme=np.array(part_programme, dtype=object),
         part_district=np.array(part_district, dtype=object),
     )
+
+
+def _axis_start(conn, first: int) -> int:
+    """The term_order of the panel's first column (see read_panel)."""
+    lo = conn.execute(
+        """SELECT least((SELECT min(t.term_order) FROM core.dim_term t
+                          WHERE t.term IN (SELECT term FROM core.pupil_term_measure
+                                           UNION SELECT term FROM core.build_term)),
+                        (SELECT min(t.term_order) FROM core.fact_enrollment e
+                           JOIN core.dim_term t ON t.end_date >= e.start_date))""").fetchone()[0]
+    return first if lo is None else max(first, lo - max(BASELINES.values()))
+
+
+def _columns(j: np.ndarray, n_terms: int) -> np.ndarray:
+    """Term indexes of a COPY block, refused when outside the panel (numpy would wrap a negative one)."""
+    if j.size and (j.min() < 0 or j.max() >= n_terms):
+        raise ValueError("a pupil-term lies outside the panel's terms")
+    return j
 
 
 _PUPIL = "pg_temp.effects_panel_pupil"   # student_key -> pupil index
@@ -248,7 +274,7 @@ def cells(panel: Panel, outcome: str, baseline: int, event: int) -> Cells:
         if b < 0:
             continue                     # no baseline term in the calendar: excluded
         dy = y[:, t] - y[:, b]
-        c_g = panel.cell[:, g]
+        c_g = panel.cell[:, g].astype(np.int64)  # keys below are cohort * big + cell
         ok = ~np.isnan(dy) & (c_g >= 0)
         comparison = ok & ~panel.in_programme[:, b:t + 1].any(axis=1)
         idx = np.flatnonzero(comparison)
