@@ -49,6 +49,13 @@ MODULES = (
     "skolsam.warehouse.grants",
     "skolsam.warehouse.migrate",
     "skolsam.publication.signoff",
+    # the termly report's draft task: the report model, its charts (matplotlib's Agg canvas), the HTML
+    # template engine and the PDF printer's module (it starts Chromium per call, not at import)
+    "skolsam.report.build",
+    "skolsam.report.charts",
+    "skolsam.report.pdf",
+    "jinja2",
+    "markupsafe",
     "skolsam.airflow.runtime",
 )
 
