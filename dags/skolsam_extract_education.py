@@ -5,7 +5,8 @@ Wiring only; the work is in skolsam.ss12000.extract (one entity per task, each i
 its watermark, so a failed task leaves staging and the watermark as they were and its retry starts over).
 Params: ``full_refresh`` ignores the watermarks and replaces staging; ``terms`` (e.g. ["HT2025",
 "VT2026"]) is a backfill of those terms' attendance windows (default: every term from the setting
-``history_start_term`` on at a source's first run, then the current and previous term). A failing entity
+``history_start_term`` on at a source's first run, then the current term, and the previous one for
+``closed_term_reread_days`` after it ended). A failing entity
 does not stop the later ones (each runs when the one before is done, whatever its outcome); the last task,
 ``entities_done``, fails listing the entities that failed, and updates the STAGING_EDUCATION asset (which
 triggers the warehouse build) only when every entity was loaded. ``check_schema`` fails at once if the
@@ -77,8 +78,8 @@ def extract_dag(source: Source):
                                                                      "staging rows"),
             "terms": Param(None, type=["null", "array", "string"],
                            description='backfill: terms to read again, e.g. ["HT2025", "VT2026"]; default: all '
-                                       "terms from history_start_term at the first run, then the current and "
-                                       "previous term"),
+                                       "terms from history_start_term at the first run, then the current term "
+                                       "(and the previous one for closed_term_reread_days after it ended)"),
         },
         doc_md=__doc__ + f"\n\nSource: `{source.id}` (Connection `{source.conn_id}`).",
     )

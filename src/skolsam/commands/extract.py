@@ -27,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="entity to extract (repeatable; default: all, in dependency order)")
     p.add_argument("--full-refresh", action="store_true", help="ignore watermarks and replace staging")
     p.add_argument("--terms", help="terms to read, e.g. HT2025,VT2026 (a backfill); default: every term from "
-                                   "history_start_term on at the first run, then the current and previous term")
+                                   "history_start_term on at the first run, then the current term (and the previous "
+                                   "one for closed_term_reread_days after it ended)")
     p.add_argument("--page-size", type=int, default=None, help="limit asked per page (default: setting)")
     p.add_argument("--warehouse-url", help="PostgreSQL URL (default: SKOLSAM_WAREHOUSE_URL or the embedded one)")
     p.add_argument("--source", default=None,
