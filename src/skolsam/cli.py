@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         mod = _load(name)
         if mod is None:
             continue
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        text = mod.HELP.replace("%", "%%")  # argparse %-formats help texts; HELP is plain prose ("95 %")
+        p = sub.add_parser(mod.NAME, help=text, description=text)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
