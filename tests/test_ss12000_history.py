@@ -119,3 +119,28 @@ def test_the_backfill_command_reads_named_terms_and_twice_is_once(warehouse_url,
     again = json.loads(capsys.readouterr().out)
     assert (again[0]["rows_loaded"], again[0]["rows_deleted"]) == (0, 0)
     assert sorted(_coverage(warehouse_url)) == ["HT2025"]
+
+
+def test_a_daily_change_of_every_term_sum_leaves_the_attendance_table_its_size(warehouse_url, server,
+                                                                                pseudonymiser):
+    """Each school day changes the sums of every pupil and activity of the current term; the merge updates
+    them in place (fillfactor 50, migration 090: HOT updates), so day after day the table keeps its pages.
+    With full pages every such day would add a copy of the term to the table."""
+    extract_entity("aggregatedAttendance", warehouse_url, _api(server), pseudonymiser, settings=SETTINGS)
+    expected = _attendance(warehouse_url)
+
+    def pages() -> int:
+        return _rows(warehouse_url, "SELECT pg_relation_size('staging.ss12000_attendance') / "
+                                    "current_setting('block_size')::int")[0][0]
+
+    loaded = pages()
+    assert loaded > 0
+    for _ in range(3):  # a day: every sum differs from the source's, and the daily run reads them again
+        with connect(warehouse_url) as conn:
+            changed = conn.execute("UPDATE staging.ss12000_attendance SET attendance_minutes = "
+                                   "attendance_minutes + 1").rowcount
+        s = extract_entity("aggregatedAttendance", warehouse_url, _api(server), pseudonymiser,
+                           settings=SETTINGS, terms=["HT2025", "VT2026"])
+        assert s["rows_loaded"] == changed == len(expected)
+    assert _attendance(warehouse_url) == expected
+    assert pages() == loaded

@@ -11,8 +11,9 @@ the bench parent's size; for a large one the two agree.
 
 The COPY baseline: every staged SS 12000 table is copied out as CSV to a file, then timed while a plain
 server-side ``COPY FROM STDIN`` reads that file into a table ``LIKE`` it ``INCLUDING ALL`` (same columns,
-defaults, keys and indexes): the floor any loader of the same rows into the same shape could reach; and
-into a bare table of the same columns (no index), to show what the indexes cost the COPY itself.
+defaults, keys and indexes; and the storage parameters, which LIKE leaves out): the floor any loader of the
+same rows into the same shape could reach; and into a bare table of the same columns (no index), to show
+what the indexes cost the COPY itself.
 """
 
 from __future__ import annotations
@@ -104,12 +105,16 @@ def copy_baseline(url: str, tables: list[str], workdir: Path) -> tuple[dict[str,
     with connection.connect(url, autocommit=True) as conn:
         for name in tables:
             data = workdir / f"{name}.csv"
+            options = conn.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass",
+                                   (f"staging.{name}",)).fetchone()[0] or []
             with open(data, "wb") as fh, conn.cursor().copy(f"COPY staging.{name} TO STDOUT (FORMAT csv)") as cp:
                 for chunk in cp:
                     fh.write(chunk)
             for like, out in (("INCLUDING ALL", shaped), ("INCLUDING DEFAULTS", bare)):
                 conn.execute(f"DROP TABLE IF EXISTS public.bench_{name}")
                 conn.execute(f"CREATE TABLE public.bench_{name} (LIKE staging.{name} {like})")
+                if out is shaped and options:  # LIKE copies no storage parameters (fillfactor, migration 090)
+                    conn.execute(f"ALTER TABLE public.bench_{name} SET ({', '.join(options)})")
                 t0 = time.perf_counter()
                 with conn.cursor().copy(f"COPY public.bench_{name} FROM STDIN (FORMAT csv)") as cp, \
                         open(data, "rb") as fh:
