@@ -118,3 +118,84 @@ def test_the_intake_erases_to_disk_right_after_an_erasure(tmp_path, warehouse_ur
     ingest_landing(str(landing), warehouse_url, pseudonymiser)
     assert on_disk(warehouse_url, [k1, k2]) == {}
     assert in_landing(landing, [ef.pnr(1), ef.pnr(2)]) == []
+
+
+def _erase_without_the_disk_step(tmp_path, warehouse_url, pseudonymiser, monkeypatch) -> str:
+    """Pupil 1 listed, then erased with the disk step held back: returns the erased key, still in the files."""
+    k1 = pseudonymiser.key_for(ef.pnr(1))[0]
+    landing = tmp_path / "landing"
+    ef.write(landing, "a_lista.csv", [ef.row(1), ef.row(2)])
+    ingest_landing(str(landing), warehouse_url, pseudonymiser)
+    with monkeypatch.context() as m:
+        m.setattr(disk_erasure, "vacuum_after_erasure", lambda url: [])
+        m.setattr(disk_erasure, "erase_from_archive", lambda *a: {})
+        ef.erasure_request(landing, "radering_1.csv", [ef.pnr(1)])
+        assert ingest_landing(str(landing), warehouse_url, pseudonymiser)["rows_erased"] > 0
+    assert k1 in on_disk(warehouse_url, [k1])
+    return k1
+
+
+def _pending(url: str) -> int:
+    with connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM audit.erasure WHERE vacuumed_at IS NULL").fetchone()[0]
+
+
+def test_a_snapshot_older_than_the_erasure_holds_the_disk_step_back(tmp_path, warehouse_url, pseudonymiser,
+                                                                    monkeypatch):
+    old = connect(warehouse_url)  # a reader that took its snapshot before the erasure
+    try:
+        old.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        old.execute("SELECT count(*) FROM audit.erasure").fetchone()
+        k1 = _erase_without_the_disk_step(tmp_path, warehouse_url, pseudonymiser, monkeypatch)
+        assert disk_erasure.vacuum_after_erasure(warehouse_url, wait_seconds=1.0) == []
+        assert _pending(warehouse_url) > 0 and k1 in on_disk(warehouse_url, [k1])
+    finally:
+        old.close()
+    assert disk_erasure.vacuum_after_erasure(warehouse_url, wait_seconds=5.0)
+    assert on_disk(warehouse_url, [k1]) == {} and _pending(warehouse_url) == 0
+
+
+def test_a_vacuum_running_since_before_the_erasure_does_not_hold_it_back(tmp_path, warehouse_url, pseudonymiser,
+                                                                         monkeypatch):
+    """Autovacuum starts on the staging tables after every extract; its snapshot keeps no erased row, so the
+    disk step must not wait for it (it did, for the whole vacuum)."""
+    import threading
+
+    with connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.scratch AS SELECT g AS id, repeat('x', 200) AS pad "
+                     "FROM generate_series(1, 60000) g")
+        conn.execute("DELETE FROM public.scratch WHERE id % 2 = 0")
+    vacuum = connect(warehouse_url, autocommit=True)
+    vacuum.execute("SET vacuum_cost_delay = '20ms'")  # a page per 20 ms: ~50 s for the scratch table
+    vacuum.execute("SET vacuum_cost_limit = 1")
+    pid = vacuum.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+    def run() -> None:
+        try:
+            vacuum.execute("VACUUM public.scratch")
+        except Exception:  # cancelled at the end, as intended
+            pass
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        with connect(warehouse_url) as conn:
+            for _ in range(100):
+                row = conn.execute("SELECT a.backend_xmin IS NOT NULL FROM pg_stat_progress_vacuum v "
+                                   "JOIN pg_stat_activity a USING (pid) WHERE v.pid = %s", (pid,)).fetchone()
+                if row and row[0]:
+                    break
+                threading.Event().wait(0.1)
+            else:
+                pytest.fail("the vacuum did not start")
+        k1 = _erase_without_the_disk_step(tmp_path, warehouse_url, pseudonymiser, monkeypatch)
+        assert thread.is_alive()  # still vacuuming, with a snapshot older than the erasure
+        assert disk_erasure.vacuum_after_erasure(warehouse_url, wait_seconds=1.0)
+        assert thread.is_alive()
+        assert on_disk(warehouse_url, [k1]) == {} and _pending(warehouse_url) == 0
+    finally:
+        with connect(warehouse_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
+        thread.join(30)
+        vacuum.close()
+    assert not thread.is_alive()
