@@ -5,6 +5,8 @@ archived list. A DELETE alone is shown to leave the bytes, so the scan can fail.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -159,8 +161,6 @@ def test_a_vacuum_running_since_before_the_erasure_does_not_hold_it_back(tmp_pat
                                                                          monkeypatch):
     """Autovacuum starts on the staging tables after every extract; its snapshot keeps no erased row, so the
     disk step must not wait for it (it did, for the whole vacuum)."""
-    import threading
-
     with connect(warehouse_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE public.scratch AS SELECT g AS id, repeat('x', 200) AS pad "
                      "FROM generate_series(1, 60000) g")
@@ -185,7 +185,7 @@ def test_a_vacuum_running_since_before_the_erasure_does_not_hold_it_back(tmp_pat
                                    "JOIN pg_stat_activity a USING (pid) WHERE v.pid = %s", (pid,)).fetchone()
                 if row and row[0]:
                     break
-                threading.Event().wait(0.1)
+                time.sleep(0.1)
             else:
                 pytest.fail("the vacuum did not start")
         k1 = _erase_without_the_disk_step(tmp_path, warehouse_url, pseudonymiser, monkeypatch)
